@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Net;
+using Kiln.Server.Hosting;
+
+namespace Kiln.Cli.Serve;
+
+/// <summary><c>kiln serve</c>: run a node in the foreground until Ctrl-C or SIGTERM.</summary>
+internal static class ServeCommand
+{
+    private const string Help = """
+        kiln serve [OPTIONS]
+
+        Runs a Kiln node in the foreground: compiles for clients and serves the cache front ends.
+
+          --data DIR          data directory (default ~/.local/share/kiln)
+          --listen ADDR:PORT  Kiln protocol listener (default 127.0.0.1:3635)
+          --http ADDR:PORT    HTTP: dashboard, /api/, /metrics, ccache and Bazel caches (default 127.0.0.1:3633)
+          --grpc ADDR:PORT    Bazel Remote Execution API over h2c (default off)
+          --distcc ADDR:PORT  distcc protocol 1, 2 and 3 for stock distcc clients (default off; the
+                              protocol has no authentication, so only --allow networks are served)
+          --allow CIDR        network allowed on the distcc listener (repeatable; default loopback only)
+          --slots N           compile slots (default: the number of cores)
+          --name NAME         node name in logs and discovery (default: the host name)
+          --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
+
+        A bare port (--distcc 3632) listens on 127.0.0.1.
+
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = new KilnNodeOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a is "-h" or "--help")
+            {
+                Console.Out.Write(Help);
+                return 0;
+            }
+
+            string Value()
+            {
+                if (i + 1 >= args.Length)
+                {
+                    throw new UsageException($"{a} needs a value");
+                }
+
+                return args[++i];
+            }
+
+            try
+            {
+                switch (a)
+                {
+                    case "--data":
+                        options.DataDirectory = Path.GetFullPath(Value());
+                        break;
+                    case "--listen":
+                        options.Listen = ParseEndPoint(a, Value());
+                        break;
+                    case "--http":
+                        options.Http = ParseOptionalEndPoint(a, Value());
+                        break;
+                    case "--grpc":
+                        options.Grpc = ParseOptionalEndPoint(a, Value());
+                        break;
+                    case "--distcc":
+                        options.Distcc = ParseOptionalEndPoint(a, Value());
+                        break;
+                    case "--allow":
+                        var v = Value();
+                        if (!IPNetwork.TryParse(v.Contains('/') ? v : v + (v.Contains(':') ? "/128" : "/32"), out var network))
+                        {
+                            throw new UsageException($"--allow {v}: not an address or CIDR network (for example 10.0.0.0/8)");
+                        }
+
+                        options.Allow.Add(network);
+                        break;
+                    case "--slots":
+                        var s = Value();
+                        if (!int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var slots) || slots < 1 || slots > 4096)
+                        {
+                            throw new UsageException($"--slots {s}: must be a number from 1 to 4096");
+                        }
+
+                        options.Slots = slots;
+                        break;
+                    case "--name":
+                        options.NodeName = Value();
+                        break;
+                    case "--stdio":
+                        options.Stdio = true;
+                        break;
+                    default:
+                        throw new UsageException($"unknown option '{a}'. Run 'kiln serve --help' for the options.");
+                }
+            }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"kiln serve: {e.Message}");
+                return 2;
+            }
+        }
+
+        using var stop = new CancellationTokenSource();
+        KilnNode node;
+        try
+        {
+            node = await KilnNode.StartAsync(options, stop.Token);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"kiln serve: could not listen: {e.Message}");
+            return 1;
+        }
+
+        await using (node)
+        {
+            Console.Error.WriteLine($"kiln serve: node '{options.NodeName}' with {options.Slots} slots, data in {options.DataDirectory}");
+            Console.Error.WriteLine($"  kiln protocol  {node.KilnEndPoint}");
+            if (node.HttpEndPoint is not null)
+            {
+                Console.Error.WriteLine($"  http           http://{node.HttpEndPoint}/");
+            }
+
+            if (node.DistccEndPoint is not null)
+            {
+                Console.Error.WriteLine($"  distcc         {node.DistccEndPoint} (allowed: {string.Join(", ", options.EffectiveAllow())})");
+            }
+
+            if (node.GrpcEndPoint is not null)
+            {
+                Console.Error.WriteLine($"  grpc (h2c)     {node.GrpcEndPoint}");
+            }
+
+            Console.Error.WriteLine("ready: CC=\"kiln cc gcc\" builds through this node; Ctrl-C stops it.");
+            await node.WaitForShutdownAsync(CancellationToken.None);
+        }
+
+        return 0;
+    }
+
+    private static IPEndPoint? ParseOptionalEndPoint(string option, string value) =>
+        value is "off" or "none" ? null : ParseEndPoint(option, value);
+
+    /// <summary>Parses ADDR:PORT, [v6]:PORT or a bare PORT (loopback).</summary>
+    internal static IPEndPoint ParseEndPoint(string option, string value)
+    {
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var bare))
+        {
+            return bare <= 65535 ? new IPEndPoint(IPAddress.Loopback, bare) : throw new UsageException($"{option} {value}: port out of range");
+        }
+
+        if (IPEndPoint.TryParse(value, out var endPoint) && endPoint.Port != 0 || value.EndsWith(":0", StringComparison.Ordinal) && IPEndPoint.TryParse(value, out endPoint))
+        {
+            return endPoint!;
+        }
+
+        throw new UsageException($"{option} {value}: expected ADDR:PORT (for example 127.0.0.1:3635) or a port");
+    }
+}
+
+/// <summary>A command-line mistake, reported in one line with exit status 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,29 @@
+namespace Kiln.Cli;
+
+/// <summary>The text of <c>kiln --help</c>.</summary>
+internal static class Usage
+{
+    public const string Version = "0.1.0";
+
+    public const string Text = """
+        kiln: shared C and C++ builds across machines that need not trust each other.
+
+        Compile:
+          kiln cc [COMPILER] ARGS...   compile through Kiln nodes (CC="kiln cc gcc"); falls back to a
+                                       local compile whenever no node can do the job
+          gcc, cc, g++, c++, clang     a symlink to kiln with one of these names acts as 'kiln cc NAME'
+                                       (masquerade; the real compiler is found further along PATH)
+
+        Run a node:
+          kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
+
+        Environment:
+          KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...
+                          localhost = compile here; host:3632 or ,distcc/,lzo/,cpp = a distccd;
+                          default: $DISTCC_HOSTS, else the local node at 127.0.0.1:3635
+          KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
+          KILN_DIR        client state and cache (default ~/.cache/kiln)
+          KILN_VERBOSE    1 = say on stderr where each compile ran and why
+
+        """;
+}

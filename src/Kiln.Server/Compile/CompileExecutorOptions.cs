@@ -1,0 +1,23 @@
+namespace Kiln.Server.Compile;
+
+/// <summary>How a node runs compiles.</summary>
+public sealed class CompileExecutorOptions
+{
+    /// <summary>Compiles that run at once (default: the number of cores).</summary>
+    public int Slots { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Directory under which each job gets a directory of its own.</summary>
+    public string JobRoot { get; set; } = Path.Combine(Path.GetTempPath(), "kiln-jobs");
+
+    /// <summary>Largest object, stdout or stderr a job may produce, in bytes.</summary>
+    public long MaxOutputBytes { get; set; } = 256L << 20;
+
+    /// <summary>Longest a compile may run before it is killed.</summary>
+    public TimeSpan JobLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Most jobs that may wait for a slot; beyond it the node answers BUSY.</summary>
+    public int MaxQueued { get; set; } = 64;
+
+    /// <summary>Directories searched for allowed compilers.</summary>
+    public IReadOnlyList<string> CompilerDirectories { get; set; } = ["/usr/local/bin", "/usr/bin"];
+}

@@ -1,0 +1,111 @@
+using System.Net;
+using Kiln.Server.Compile;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>
+/// A running node: Kestrel with every listener (Kiln protocol, HTTP, distcc) in one process. Tests
+/// and benchmarks host it in-process on port 0; <c>kiln serve</c> hosts it on the default ports.
+/// </summary>
+public sealed class KilnNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private KilnNode(WebApplication app, KilnNodeOptions options, CompileExecutor executor)
+    {
+        _app = app;
+        Options = options;
+        Executor = executor;
+    }
+
+    /// <summary>The options the node runs with.</summary>
+    public KilnNodeOptions Options { get; }
+
+    /// <summary>The node's compile executor.</summary>
+    public CompileExecutor Executor { get; }
+
+    /// <summary>The node's counters.</summary>
+    public NodeCounters Counters => Executor.Counters;
+
+    /// <summary>The Kiln protocol endpoint as bound (the real port when 0 was asked for).</summary>
+    public required IPEndPoint KilnEndPoint { get; init; }
+
+    /// <summary>The HTTP endpoint as bound, or null.</summary>
+    public IPEndPoint? HttpEndPoint { get; init; }
+
+    /// <summary>The distcc endpoint as bound, or null.</summary>
+    public IPEndPoint? DistccEndPoint { get; init; }
+
+    /// <summary>The gRPC endpoint as bound, or null.</summary>
+    public IPEndPoint? GrpcEndPoint { get; init; }
+
+    /// <summary>Builds and starts a node.</summary>
+    public static async Task<KilnNode> StartAsync(KilnNodeOptions options, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var counters = new NodeCounters();
+        var executor = new CompileExecutor(
+            new CompileExecutorOptions { Slots = options.Slots, JobRoot = Path.Combine(options.DataDirectory, "jobs") },
+            counters);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is not null)
+        {
+            logging(builder.Logging);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        }
+
+        var listeners = new NodeListeners(options);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(executor);
+        builder.Services.AddSingleton(counters);
+        builder.Services.AddSingleton(listeners);
+        NodeServices.Add(builder.Services, options);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = 1L << 32;
+            listeners.Configure(kestrel);
+        });
+
+        var app = builder.Build();
+        NodeEndpoints.Map(app);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+
+        return new KilnNode(app, options, executor)
+        {
+            KilnEndPoint = listeners.Kiln!.IPEndPoint!,
+            HttpEndPoint = listeners.Http?.IPEndPoint,
+            DistccEndPoint = listeners.Distcc?.IPEndPoint,
+            GrpcEndPoint = listeners.Grpc?.IPEndPoint,
+        };
+    }
+
+    /// <summary>Waits until the node is asked to stop (Ctrl-C, SIGTERM) or the token is cancelled.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <summary>Stops the node, waiting at most a few seconds for running connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

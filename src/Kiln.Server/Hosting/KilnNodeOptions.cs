@@ -1,0 +1,48 @@
+using System.Net;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>Configuration of one <c>kiln serve</c> node. Defaults are the embedded single-machine node.</summary>
+public sealed class KilnNodeOptions
+{
+    /// <summary>The node's data directory (store, index, keys, job directories).</summary>
+    public string DataDirectory { get; set; } = DefaultDataDirectory();
+
+    /// <summary>Kiln protocol listener (default 127.0.0.1:3635).</summary>
+    public IPEndPoint Listen { get; set; } = new(IPAddress.Loopback, 3635);
+
+    /// <summary>HTTP listener: dashboard, API, metrics, cache front ends (default 127.0.0.1:3633).</summary>
+    public IPEndPoint? Http { get; set; } = new(IPAddress.Loopback, 3633);
+
+    /// <summary>gRPC (h2c) listener for the Bazel Remote Execution API (default off until configured).</summary>
+    public IPEndPoint? Grpc { get; set; }
+
+    /// <summary>distcc listener; null means off (the distcc protocol cannot authenticate).</summary>
+    public IPEndPoint? Distcc { get; set; }
+
+    /// <summary>Networks allowed on the distcc listener (default: loopback only).</summary>
+    public List<IPNetwork> Allow { get; } = [];
+
+    /// <summary>Compile slots (default: the number of cores).</summary>
+    public int Slots { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>A name for this node in logs and discovery.</summary>
+    public string NodeName { get; set; } = Environment.MachineName;
+
+    /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
+    public bool Stdio { get; set; }
+
+    /// <summary>Where a node keeps its data when none is given: $XDG_DATA_HOME/kiln or ~/.local/share/kiln.</summary>
+    public static string DefaultDataDirectory()
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        var baseDir = string.IsNullOrEmpty(xdg)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share")
+            : xdg;
+        return Path.Combine(baseDir, "kiln");
+    }
+
+    /// <summary>The networks the distcc listener serves: the configured ones, else loopback.</summary>
+    public IReadOnlyList<IPNetwork> EffectiveAllow() =>
+        Allow.Count > 0 ? Allow : [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
+}

@@ -1,0 +1,73 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>
+/// The node's Kestrel listeners. Binary protocols are <c>ConnectionHandler</c>s beside HTTP in one
+/// process. Each <see cref="ListenOptions"/> is kept so the bound port is known after start.
+/// </summary>
+public sealed class NodeListeners(KilnNodeOptions options)
+{
+    /// <summary>The Kiln protocol listener.</summary>
+    public ListenOptions? Kiln { get; private set; }
+
+    /// <summary>The HTTP listener.</summary>
+    public ListenOptions? Http { get; private set; }
+
+    /// <summary>The distcc listener.</summary>
+    public ListenOptions? Distcc { get; private set; }
+
+    /// <summary>The gRPC listener.</summary>
+    public ListenOptions? Grpc { get; private set; }
+
+    internal void Configure(KestrelServerOptions kestrel)
+    {
+        kestrel.Listen(options.Listen, listen =>
+        {
+            Kiln = listen;
+            listen.Protocols = HttpProtocols.None;
+            ConfigureKiln(listen);
+        });
+
+        if (options.Http is not null)
+        {
+            kestrel.Listen(options.Http, listen =>
+            {
+                Http = listen;
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+            });
+        }
+
+        if (options.Distcc is not null)
+        {
+            kestrel.Listen(options.Distcc, listen =>
+            {
+                Distcc = listen;
+                listen.Protocols = HttpProtocols.None;
+                ConfigureDistcc(listen);
+            });
+        }
+
+        if (options.Grpc is not null)
+        {
+            kestrel.Listen(options.Grpc, listen =>
+            {
+                Grpc = listen;
+                // Bazel speaks h2c with prior knowledge on grpc://: HTTP/2 only, no TLS.
+                listen.Protocols = HttpProtocols.Http2;
+            });
+        }
+    }
+
+    private static void ConfigureKiln(ListenOptions listen)
+    {
+        // The Kiln protocol handler is attached here.
+        _ = listen;
+    }
+
+    private static void ConfigureDistcc(ListenOptions listen)
+    {
+        // The distcc protocol handler is attached here.
+        _ = listen;
+    }
+}

@@ -1,0 +1,25 @@
+using System.Text.Json.Serialization;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>The node's state as <c>/api/stats</c> returns it.</summary>
+public sealed record NodeStatus(
+    string Node,
+    int Slots,
+    int FreeSlots,
+    long Running,
+    long MaxRunning,
+    long CompilesOk,
+    long CompilesFailed,
+    long Refused,
+    long Busy,
+    long ProtocolErrors,
+    long KilnJobs,
+    long DistccJobs,
+    long BytesIn,
+    long BytesOut);
+
+/// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(NodeStatus))]
+public sealed partial class NodeJsonContext : JsonSerializerContext;
