@@ -201,8 +201,19 @@ public static class HostListParser
 
             return new HostSpec
             {
-                Text = word, Kind = HostKind.Ssh, Host = sshHost, User = user, Command = command, Limit = sshLimit, LimitGiven = sshGiven,
-                Lzo = lzo, Cpp = cpp, Down = down, Auth = auth, Protocol = effectiveProtocol, Tags = tags,
+                Text = word,
+                Kind = HostKind.Ssh,
+                Host = sshHost,
+                User = user,
+                Command = command,
+                Limit = sshLimit,
+                LimitGiven = sshGiven,
+                Lzo = lzo,
+                Cpp = cpp,
+                Down = down,
+                Auth = auth,
+                Protocol = effectiveProtocol,
+                Tags = tags,
             };
         }
 
@@ -270,8 +281,18 @@ public static class HostListParser
 
         return new HostSpec
         {
-            Text = word, Kind = HostKind.Tcp, Host = host, Port = port, Limit = limit, LimitGiven = limitGiven,
-            Lzo = lzo, Cpp = cpp, Down = down, Auth = auth, Protocol = effectiveProtocol, Tags = tags,
+            Text = word,
+            Kind = HostKind.Tcp,
+            Host = host,
+            Port = port,
+            Limit = limit,
+            LimitGiven = limitGiven,
+            Lzo = lzo,
+            Cpp = cpp,
+            Down = down,
+            Auth = auth,
+            Protocol = effectiveProtocol,
+            Tags = tags,
         };
     }
 
