@@ -8,7 +8,7 @@ namespace Kiln.Server.Compile;
 /// fixed number of slots. Front ends (Kiln protocol, distcc) hand it jobs; it returns exactly what the
 /// compiler produced, or a refusal.
 /// </summary>
-public sealed class CompileExecutor
+public sealed partial class CompileExecutor
 {
     private readonly CompileExecutorOptions _options;
     private readonly SemaphoreSlim _slots;

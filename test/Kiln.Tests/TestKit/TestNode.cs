@@ -1,0 +1,44 @@
+using System.Net;
+using Kiln.Server.Hosting;
+
+namespace Kiln.Tests.TestKit;
+
+/// <summary>A node hosted in-process on 127.0.0.1 port 0 with its own data directory.</summary>
+public sealed class TestNode : IAsyncDisposable
+{
+    private readonly TempDirectory _data;
+
+    private TestNode(KilnNode node, TempDirectory data)
+    {
+        Node = node;
+        _data = data;
+    }
+
+    public KilnNode Node { get; }
+
+    public string DataDirectory => _data.Path;
+
+    public static async Task<TestNode> StartAsync(int slots = 2, bool distcc = false, Action<KilnNodeOptions>? configure = null)
+    {
+        var data = new TempDirectory("kiln-node");
+        var options = new KilnNodeOptions
+        {
+            DataDirectory = data.Path,
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Http = new IPEndPoint(IPAddress.Loopback, 0),
+            Distcc = distcc ? new IPEndPoint(IPAddress.Loopback, 0) : null,
+            Slots = slots,
+            NodeName = "test-node",
+        };
+        configure?.Invoke(options);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var node = await KilnNode.StartAsync(options, cts.Token, logging: _ => { });
+        return new TestNode(node, data);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        _data.Dispose();
+    }
+}
