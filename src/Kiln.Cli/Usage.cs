@@ -17,6 +17,11 @@ internal static class Usage
         Run a node:
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
 
+        Trust:
+          kiln key new | show          this user's Ed25519 signing key
+          kiln trust add | list | retire | revoke | remove
+                                       the keys whose attestations count, grouped by owner
+
         Environment:
           KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...
                           localhost = compile here; host:3632 or ,distcc/,lzo/,cpp = a distccd;
