@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Kiln.Core.Protocol;
 
@@ -29,7 +30,7 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
     /// <param name="maxLength">The largest payload the receiver accepts for a frame type; -1 when it never receives that type.</param>
     /// <param name="header">The header read.</param>
     /// <param name="error">Why the header is refused.</param>
-    public static bool TryRead(ReadOnlySpan<byte> source, Func<KilnFrameType, int> maxLength, out KilnFrameHeader header, out KilnError? error)
+    public static bool TryRead(ReadOnlySpan<byte> source, Func<KilnFrameType, int> maxLength, out KilnFrameHeader header, [NotNullWhen(false)] out KilnError? error)
     {
         var type = (KilnFrameType)source[0];
         var flags = (KilnFrameFlags)source[1];
