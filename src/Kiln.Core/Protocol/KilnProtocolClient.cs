@@ -414,6 +414,15 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         }
     }
 
+    /// <summary>True when the newest idle connection to <paramref name="node"/> was closed by the node (for tests).</summary>
+    internal bool IdleConnectionLooksClosed(string node)
+    {
+        lock (_idleLock)
+        {
+            return _idle.TryGetValue(node, out var stack) && stack.TryPeek(out var connection) && connection.LooksClosed();
+        }
+    }
+
     private void ReturnIdle(string node, KilnClientConnection connection)
     {
         lock (_idleLock)

@@ -86,10 +86,18 @@ public sealed partial class KilnSession
     /// Ends the connection for a protocol error: sends ERROR when the peer still reads, then drains
     /// what the peer sends for a moment so the ERROR is read before the socket closes.
     /// </summary>
-    private async Task FailAsync(KilnError error, CancellationToken cancellationToken)
+    private async Task FailAsync(KilnError error, CancellationToken cancellationToken, bool countAsProtocolError = true)
     {
-        _executor.Counters.CountProtocolError();
-        LogProtocolError(_logger, _peer, error.Code, error.Message);
+        if (countAsProtocolError)
+        {
+            _executor.Counters.CountProtocolError();
+            LogProtocolError(_logger, _peer, error.Code, error.Message);
+        }
+        else
+        {
+            LogConnectionLost(_logger, _peer, error.Message);
+        }
+
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         linger.CancelAfter(_options.Linger);
         try

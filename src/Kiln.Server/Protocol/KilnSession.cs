@@ -93,7 +93,9 @@ public sealed partial class KilnSession
 
             if (read.Kind == KilnFrameReadKind.Refused)
             {
-                await FailAsync(read.Error!, cancellationToken).ConfigureAwait(false);
+                // An idle reused connection that times out is ordinary housekeeping, not a protocol error.
+                var idle = _phase == KilnSessionPhase.Idle && read.Error!.Code == KilnErrorCode.ReadTimeout;
+                await FailAsync(read.Error!, cancellationToken, countAsProtocolError: !idle).ConfigureAwait(false);
                 return;
             }
 
