@@ -29,6 +29,9 @@ public sealed class KilnNodeOptions
     /// <summary>A name for this node in logs and discovery.</summary>
     public string NodeName { get; set; } = Environment.MachineName;
 
+    /// <summary>Timeouts and limits of Kiln protocol sessions.</summary>
+    public Protocol.KilnSessionOptions KilnProtocol { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

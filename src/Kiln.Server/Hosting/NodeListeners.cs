@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Kiln.Server.Hosting;
@@ -61,8 +62,7 @@ public sealed class NodeListeners(KilnNodeOptions options)
 
     private static void ConfigureKiln(ListenOptions listen)
     {
-        // The Kiln protocol handler is attached here.
-        _ = listen;
+        listen.UseConnectionHandler<Protocol.KilnConnectionHandler>();
     }
 
     private static void ConfigureDistcc(ListenOptions listen)

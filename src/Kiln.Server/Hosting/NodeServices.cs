@@ -7,7 +7,6 @@ internal static class NodeServices
 {
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
-        _ = services;
-        _ = options;
+        services.AddSingleton(options.KilnProtocol);
     }
 }

@@ -1,0 +1,18 @@
+namespace Kiln.Core.Protocol;
+
+/// <summary>
+/// Capability bits exchanged in HELLO and WELCOME. A peer ignores bits it does not know, so new
+/// capabilities never need a new protocol version.
+/// </summary>
+[Flags]
+public enum KilnCapabilities : uint
+{
+    /// <summary>Nothing beyond protocol version 1.</summary>
+    None = 0,
+
+    /// <summary>Server: runs compiles.</summary>
+    Compile = 1u << 0,
+
+    /// <summary>Server: looks jobs up by ActionKey and may answer RESULT before the input is complete.</summary>
+    ResultCache = 1u << 1,
+}

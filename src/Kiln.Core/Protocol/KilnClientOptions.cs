@@ -1,0 +1,32 @@
+namespace Kiln.Core.Protocol;
+
+/// <summary>How <see cref="KilnProtocolClient"/> talks to nodes.</summary>
+public sealed record KilnClientOptions
+{
+    /// <summary>Longest wait for a TCP connection: 4 s, distcc's hard-coded connect timeout.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// Longest wait for any one read or write to make progress, the compile included: 300 s,
+    /// distcc's default <c>DISTCC_IO_TIMEOUT</c>.
+    /// </summary>
+    public TimeSpan IoTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>The identity token sent in HELLO (<c>KILN_TOKEN</c>); empty when none.</summary>
+    public string Token { get; init; } = "";
+
+    /// <summary>The client's name in the node's logs.</summary>
+    public string ClientName { get; init; } = "kiln";
+
+    /// <summary>Bytes of input per INPUT frame (at most <see cref="KilnProtocol.MaxInputChunk"/>).</summary>
+    public int ChunkSize { get; init; } = KilnProtocol.MaxInputChunk;
+
+    /// <summary>
+    /// Bytes of INPUT handed to the socket in one write. Between writes the client checks whether the
+    /// node answered early and stops sending if so.
+    /// </summary>
+    public int WriteGroupBytes { get; init; } = 1 << 20;
+
+    /// <summary>Idle connections kept per node for reuse.</summary>
+    public int MaxIdleConnectionsPerNode { get; init; } = 4;
+}

@@ -1,0 +1,26 @@
+namespace Kiln.Core.Protocol;
+
+/// <summary>The first byte of every Kiln protocol frame.</summary>
+public enum KilnFrameType : byte
+{
+    /// <summary>Client to server, first frame: magic, versions, capabilities, token, client name.</summary>
+    Hello = 0x01,
+
+    /// <summary>Server to client, answer to HELLO: chosen version, capabilities, node name, slots.</summary>
+    Welcome = 0x02,
+
+    /// <summary>Client to server: one compile (keys, compiler, arguments, language, input size).</summary>
+    Job = 0x03,
+
+    /// <summary>Client to server: a chunk of the job's input; the LAST flag ends the input.</summary>
+    Input = 0x04,
+
+    /// <summary>Server to client: exit code, stdout, stderr and output files of a job.</summary>
+    Result = 0x05,
+
+    /// <summary>Server to client: no slot for the job now; try another node.</summary>
+    Busy = 0x06,
+
+    /// <summary>Server to client: a numeric code and a message a person can act on.</summary>
+    Error = 0x07,
+}

@@ -1,0 +1,462 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
+using Kiln.Core.Hosts;
+using Kiln.Core.Remote;
+
+namespace Kiln.Core.Protocol;
+
+/// <summary>
+/// Sends compiles to Kiln nodes over the Kiln protocol (TCP). HELLO, JOB and the INPUT frames go out
+/// without waiting for a reply, gathered into one socket write per group, so a job costs one round
+/// trip. Idle connections are kept per node and reused (without a new HELLO). Every network failure
+/// becomes <see cref="RemoteStatus.Failed"/> with a message naming the node; only the caller's own
+/// cancellation throws.
+/// </summary>
+public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRemoteCompileClient, IDisposable
+{
+    private readonly KilnClientOptions _options = options ?? new KilnClientOptions();
+    private readonly Dictionary<string, Stack<KilnClientConnection>> _idle = new(StringComparer.Ordinal);
+    private readonly Lock _idleLock = new();
+    private int _connectionsOpened;
+
+    /// <summary>TCP connections this client has opened (reused connections count once).</summary>
+    internal int ConnectionsOpened => Volatile.Read(ref _connectionsOpened);
+
+    /// <inheritdoc/>
+    public async Task<RemoteCompileReply> CompileAsync(HostSpec host, RemoteCompileRequest request, CancellationToken cancellationToken)
+    {
+        var node = host.Display;
+        if (host.Kind != HostKind.Tcp || host.Protocol != HostProtocol.Kiln)
+        {
+            return RemoteCompileReply.Fail($"node {node}: not a Kiln protocol TCP host");
+        }
+
+        var input = request.Preprocessed;
+        var job = new KilnJob
+        {
+            InputDigest = Digest.FromBytes(input.Span),
+            InputSize = input.Length,
+            Language = request.Language,
+            Compiler = request.Compiler,
+            Arguments = request.Arguments,
+            SourceName = request.SourceName,
+            WorkingDirectory = request.WorkingDirectory,
+            Locale = request.Locale,
+        };
+        var invalid = job.Validate();
+        if (invalid is not null)
+        {
+            return RemoteCompileReply.Fail($"node {node}: {invalid}");
+        }
+
+        var pooled = TakeIdle(node);
+        if (pooled is not null)
+        {
+            var reused = await ExchangeAsync(pooled, node, job, input, cancellationToken).ConfigureAwait(false);
+
+            // A node closes idle connections; a reused one that yields nothing is retried once on a new one.
+            if (!reused.NothingReceived && !(reused.Error?.Code == KilnErrorCode.ReadTimeout))
+            {
+                return ToReply(node, reused);
+            }
+        }
+
+        KilnClientConnection connection;
+        try
+        {
+            connection = await ConnectAsync(host, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return RemoteCompileReply.Fail($"node {node}: no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch (SocketException e)
+        {
+            return RemoteCompileReply.Fail($"node {node}: cannot connect: {e.Message}");
+        }
+
+        return ToReply(node, await ExchangeAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task<KilnClientConnection> ConnectAsync(HostSpec host, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        var addresses = IPAddress.TryParse(host.Host, out var address)
+            ? [address]
+            : await Dns.GetHostAddressesAsync(host.Host, timeout.Token).ConfigureAwait(false);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(addresses, host.EffectivePort, timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        Interlocked.Increment(ref _connectionsOpened);
+        return new KilnClientConnection(socket);
+    }
+
+    /// <summary>Runs one job on a connection; the connection goes back to the pool when it stays usable, else it is closed.</summary>
+    private async Task<KilnClientReply> ExchangeAsync(
+        KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        io.CancelAfter(_options.IoTimeout);
+
+        // Disposing the socket is what aborts a pending gather write when the deadline passes.
+        using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
+        var hello = connection.Welcome is null;
+        var replyTask = ReadReplyAsync(connection, node, hello, io);
+        var sent = SendState.Failed;
+        string? sendFailure = null;
+        try
+        {
+            sent = await SendJobAsync(connection, hello, job, input, replyTask).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            sendFailure = e.Message;
+        }
+
+        KilnClientReply reply;
+        try
+        {
+            reply = await replyTask.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            reply = KilnClientReply.Failed($"no reply within {_options.IoTimeout.TotalSeconds:0.#} s");
+        }
+        catch (OperationCanceledException)
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        if (sendFailure is not null && reply.Failure is not null)
+        {
+            // The node's own ERROR explains a failed write better than the socket's message, when it sent one.
+            reply = reply with { Failure = $"sending the job failed: {sendFailure}" };
+        }
+
+        if (sent == SendState.Complete && reply.KeepsConnection && !io.IsCancellationRequested)
+        {
+            ReturnIdle(node, connection);
+        }
+        else
+        {
+            connection.Dispose();
+        }
+
+        if (io.IsCancellationRequested && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        return reply;
+    }
+
+    private enum SendState
+    {
+        Failed,
+        Complete,
+    }
+
+    /// <summary>
+    /// Writes HELLO (on a new connection), JOB and the INPUT frames, one gathered socket write per
+    /// group of <see cref="KilnClientOptions.WriteGroupBytes"/>. When the node answers before the
+    /// input is all sent, the rest is skipped and an empty LAST INPUT ends the job.
+    /// </summary>
+    private async Task<SendState> SendJobAsync(KilnClientConnection connection, bool hello, KilnJob job, ReadOnlyMemory<byte> input, Task<KilnClientReply> replyTask)
+    {
+        var chunkSize = Math.Clamp(_options.ChunkSize, 1, KilnProtocol.MaxInputChunk);
+        var chunks = input.Length == 0 ? 1 : (input.Length + chunkSize - 1) / chunkSize;
+        var helloFrame = hello ? new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.None, _options.Token, _options.ClientName) : null;
+
+        // One buffer holds HELLO, JOB and every INPUT header; the input itself is sent from where it lies.
+        var control = new byte[(helloFrame?.FrameLength ?? 0) + job.FrameLength + (chunks * KilnFrameHeader.Size)];
+        var position = helloFrame?.WriteFrame(control) ?? 0;
+        position += job.WriteFrame(control.AsSpan(position));
+        var body = MemoryMarshal.TryGetArray(input, out var segment) ? segment : new ArraySegment<byte>(input.ToArray());
+
+        var group = new List<ArraySegment<byte>>(Math.Min(2 * chunks, (2 * _options.WriteGroupBytes / chunkSize) + 4));
+        group.Add(new ArraySegment<byte>(control, 0, position));
+        var groupBytes = 0;
+        for (var i = 0; i < chunks; i++)
+        {
+            var offset = i * chunkSize;
+            var length = Math.Min(chunkSize, input.Length - offset);
+            var last = i == chunks - 1;
+            new KilnFrameHeader(KilnFrameType.Input, last ? KilnFrameFlags.Last : KilnFrameFlags.None, length).Write(control.AsSpan(position));
+            group.Add(new ArraySegment<byte>(control, position, KilnFrameHeader.Size));
+            position += KilnFrameHeader.Size;
+            if (length > 0)
+            {
+                group.Add(new ArraySegment<byte>(body.Array!, body.Offset + offset, length));
+            }
+
+            groupBytes += length;
+            if (!last && groupBytes < _options.WriteGroupBytes)
+            {
+                continue;
+            }
+
+            await SendAllAsync(connection.Socket, group).ConfigureAwait(false);
+            group.Clear();
+            groupBytes = 0;
+            if (!last && replyTask.IsCompleted)
+            {
+                // Answered early (a refusal now, a cache hit later): end the job with an empty LAST INPUT.
+                if (!replyTask.IsCompletedSuccessfully || !(await replyTask.ConfigureAwait(false)).KeepsConnection)
+                {
+                    return SendState.Failed;
+                }
+
+                var end = new byte[KilnFrameHeader.Size];
+                new KilnFrameHeader(KilnFrameType.Input, KilnFrameFlags.Last, 0).Write(end);
+                group.Add(new ArraySegment<byte>(end));
+                await SendAllAsync(connection.Socket, group).ConfigureAwait(false);
+                return SendState.Complete;
+            }
+        }
+
+        return SendState.Complete;
+    }
+
+    private static async Task SendAllAsync(Socket socket, List<ArraySegment<byte>> buffers)
+    {
+        var expected = 0;
+        foreach (var b in buffers)
+        {
+            expected += b.Count;
+        }
+
+        var sent = await socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
+        if (sent != expected)
+        {
+            throw new IOException($"the socket took {sent} of {expected} bytes");
+        }
+    }
+
+    /// <summary>Reads WELCOME (on a new connection) and the job's reply. Network failures become failed replies.</summary>
+    private async Task<KilnClientReply> ReadReplyAsync(KilnClientConnection connection, string node, bool hello, CancellationTokenSource io)
+    {
+        var received = false;
+        try
+        {
+            if (hello)
+            {
+                var (type, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+                received = true;
+                if (type == KilnFrameType.Error)
+                {
+                    return ParseError(payload);
+                }
+
+                if (type != KilnFrameType.Welcome)
+                {
+                    return KilnClientReply.Failed($"protocol error: expected WELCOME, got {KilnFrameHeader.Name(type)}");
+                }
+
+                if (!KilnWelcome.TryParse(payload, out var welcome, out var error))
+                {
+                    return KilnClientReply.Failed($"protocol error: {error.Message}");
+                }
+
+                if (welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
+                {
+                    return KilnClientReply.Failed($"protocol error: node chose version {welcome.Version}, outside {KilnProtocol.MinVersion}..{KilnProtocol.Version}");
+                }
+
+                connection.Welcome = welcome;
+            }
+
+            var (replyType, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            received = true;
+            switch (replyType)
+            {
+                case KilnFrameType.Result:
+                    return KilnResult.TryParse(reply, out var result, out var resultError)
+                        ? new KilnClientReply(result, null, null, null, false)
+                        : KilnClientReply.Failed($"protocol error: {resultError.Message}");
+                case KilnFrameType.Busy:
+                    return KilnBusy.TryParse(reply, out var busy, out var busyError)
+                        ? new KilnClientReply(null, busy.Reason, null, null, false)
+                        : KilnClientReply.Failed($"protocol error: {busyError.Message}");
+                case KilnFrameType.Error:
+                    return ParseError(reply);
+                default:
+                    return KilnClientReply.Failed($"protocol error: expected RESULT, BUSY or ERROR, got {KilnFrameHeader.Name(replyType)}");
+            }
+        }
+        catch (OperationCanceledException) when (io.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (EndOfStreamException)
+        {
+            return KilnClientReply.Failed("the node closed the connection without a reply", nothingReceived: !received);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            if (io.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(io.Token);
+            }
+
+            return KilnClientReply.Failed($"connection lost: {e.Message}", nothingReceived: !received);
+        }
+        catch (KilnProtocolViolation e)
+        {
+            return KilnClientReply.Failed($"protocol error: {e.Message}");
+        }
+    }
+
+    private static KilnClientReply ParseError(ReadOnlyMemory<byte> payload) =>
+        KilnError.TryParse(payload, out var error, out var malformed)
+            ? new KilnClientReply(null, null, error, null, false)
+            : KilnClientReply.Failed($"protocol error: {malformed.Message}");
+
+    private static async Task<(KilnFrameType Type, ReadOnlyMemory<byte> Payload)> ReadFrameAsync(KilnClientConnection connection, CancellationToken cancellationToken)
+    {
+        await connection.Stream.ReadExactlyAsync(connection.Header, cancellationToken).ConfigureAwait(false);
+        if (!KilnFrameHeader.TryRead(connection.Header, MaxServerPayload, out var header, out var error))
+        {
+            throw new KilnProtocolViolation(error.Message);
+        }
+
+        if (header.Length == 0)
+        {
+            return (header.Type, ReadOnlyMemory<byte>.Empty);
+        }
+
+        var payload = new byte[header.Length];
+        await connection.Stream.ReadExactlyAsync(payload, cancellationToken).ConfigureAwait(false);
+        return (header.Type, payload);
+    }
+
+    /// <summary>The largest payload a client accepts per frame type; RESULT carries object files, the rest are small.</summary>
+    private static int MaxServerPayload(KilnFrameType type) => type switch
+    {
+        KilnFrameType.Result => KilnProtocol.MaxFrameLength,
+        KilnFrameType.Welcome or KilnFrameType.Busy or KilnFrameType.Error => 1 << 16,
+        _ => -1,
+    };
+
+    private static RemoteCompileReply ToReply(string node, KilnClientReply reply)
+    {
+        if (reply.Result is { } result)
+        {
+            ReadOnlyMemory<byte>? dependency = null;
+            foreach (var f in result.ExtraFiles)
+            {
+                if (f.Name == KilnOutputFile.DependencyFileName)
+                {
+                    dependency = f.Content;
+                }
+            }
+
+            var outcome = new CompileOutcome
+            {
+                ExitCode = result.ExitCode,
+                Stdout = result.Stdout,
+                Stderr = result.Stderr,
+                Object = result.Object,
+                DependencyFile = dependency,
+            };
+            return new RemoteCompileReply(RemoteStatus.Completed, outcome, null);
+        }
+
+        if (reply.BusyReason is not null)
+        {
+            return new RemoteCompileReply(RemoteStatus.Busy, null, $"node {node}: {reply.BusyReason}");
+        }
+
+        if (reply.Error is { } error)
+        {
+            var refused = error.Code is KilnErrorCode.CompilerNotAllowed or KilnErrorCode.ArgumentRefused
+                or KilnErrorCode.TooLarge or KilnErrorCode.UnsupportedLanguage;
+            return refused
+                ? new RemoteCompileReply(RemoteStatus.Refused, null, $"node {node}: {error.Message}")
+                : RemoteCompileReply.Fail($"node {node}: {error}");
+        }
+
+        return RemoteCompileReply.Fail($"node {node}: {reply.Failure}");
+    }
+
+    private KilnClientConnection? TakeIdle(string node)
+    {
+        lock (_idleLock)
+        {
+            if (!_idle.TryGetValue(node, out var stack))
+            {
+                return null;
+            }
+
+            while (stack.TryPop(out var connection))
+            {
+                if (!connection.LooksClosed())
+                {
+                    return connection;
+                }
+
+                connection.Dispose();
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>True when the newest idle connection to <paramref name="node"/> was closed by the node (for tests).</summary>
+    internal bool IdleConnectionLooksClosed(string node)
+    {
+        lock (_idleLock)
+        {
+            return _idle.TryGetValue(node, out var stack) && stack.TryPeek(out var connection) && connection.LooksClosed();
+        }
+    }
+
+    private void ReturnIdle(string node, KilnClientConnection connection)
+    {
+        lock (_idleLock)
+        {
+            if (!_idle.TryGetValue(node, out var stack))
+            {
+                stack = new Stack<KilnClientConnection>();
+                _idle[node] = stack;
+            }
+
+            if (stack.Count < _options.MaxIdleConnectionsPerNode)
+            {
+                stack.Push(connection);
+                return;
+            }
+        }
+
+        connection.Dispose();
+    }
+
+    /// <summary>Closes every idle connection.</summary>
+    public void Dispose()
+    {
+        lock (_idleLock)
+        {
+            foreach (var stack in _idle.Values)
+            {
+                while (stack.TryPop(out var connection))
+                {
+                    connection.Dispose();
+                }
+            }
+
+            _idle.Clear();
+        }
+    }
+}

@@ -1,0 +1,404 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
+using Kiln.Core.Protocol;
+using Kiln.Server.Compile;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Server.Protocol;
+
+/// <summary>
+/// The server side of one Kiln protocol connection over any duplex pipe (a Kestrel connection, or
+/// standard input and output for <c>kiln serve --stdio</c>). It answers HELLO with WELCOME, then runs
+/// jobs one after another until the peer closes. Expected outcomes (refused, busy, compile errors)
+/// are frames; a malformed or stalled peer gets ERROR and a closed connection. It never throws for
+/// anything the peer sends.
+/// </summary>
+public sealed partial class KilnSession
+{
+    private readonly CompileExecutor _executor;
+    private readonly KilnSessionOptions _options;
+    private readonly string _nodeName;
+    private readonly ILogger _logger;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly string _peer;
+    private readonly byte[] _header = new byte[KilnFrameHeader.Size];
+
+    private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
+    private string _client;
+    private KilnJob? _job;
+    private byte[]? _input;
+    private long _received;
+
+    /// <summary>Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in logs.</summary>
+    public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer)
+    {
+        _executor = executor;
+        _options = options;
+        _nodeName = nodeName;
+        _logger = logger;
+        _reader = transport.Input;
+        _writer = transport.Output;
+        _peer = peer;
+        _client = peer;
+    }
+
+    /// <summary>Serves the connection until the peer closes it, breaks the protocol, stalls, or <paramref name="cancellationToken"/> fires.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await ServeAsync(deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The connection closed, the node is stopping, or the peer stopped reading (already counted).
+        }
+        catch (IOException e)
+        {
+            // The peer reset the connection; nothing can be sent.
+            LogConnectionLost(_logger, _peer, e.Message);
+        }
+        finally
+        {
+            ReturnInput();
+        }
+    }
+
+    private async Task ServeAsync(CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var limit = _phase switch
+            {
+                KilnSessionPhase.AwaitingHello => _options.HandshakeTimeout,
+                KilnSessionPhase.Idle => _options.IdleTimeout,
+                _ => _options.ReadTimeout,
+            };
+            var read = await ReadFrameAsync(deadline, limit, cancellationToken).ConfigureAwait(false);
+            if (read.Kind == KilnFrameReadKind.EndOfStream)
+            {
+                if (_phase is KilnSessionPhase.Idle or KilnSessionPhase.AwaitingHello)
+                {
+                    return;
+                }
+
+                await FailAsync(new KilnError(KilnErrorCode.InputSizeMismatch,
+                    $"the connection ended after {_received} of the job's {_job?.InputSize} input bytes, before its LAST INPUT frame"), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (read.Kind == KilnFrameReadKind.Refused)
+            {
+                // An idle reused connection that times out is ordinary housekeeping, not a protocol error.
+                var idle = _phase == KilnSessionPhase.Idle && read.Error!.Code == KilnErrorCode.ReadTimeout;
+                await FailAsync(read.Error!, cancellationToken, countAsProtocolError: !idle).ConfigureAwait(false);
+                return;
+            }
+
+            // Everything that needs the payload happens before the reader advances past it.
+            var step = Handle(read.Header, read.Payload);
+            _reader.AdvanceTo(read.End);
+            switch (step.Kind)
+            {
+                case StepKind.Continue:
+                    break;
+                case StepKind.Fail:
+                    await FailAsync(step.Error!, cancellationToken).ConfigureAwait(false);
+                    return;
+                case StepKind.Welcome:
+                    await SendAsync(step.Welcome!.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
+                case StepKind.JobError:
+                    LogJobRefused(_logger, _client, _job?.SourceName ?? "", step.Error!.Code, step.Error.Message);
+                    await SendAsync(step.Error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
+                case StepKind.Run:
+                    await RunJobAsync(deadline, cancellationToken).ConfigureAwait(false);
+                    break;
+            }
+        }
+    }
+
+    private enum StepKind
+    {
+        Continue,
+        Fail,
+        Welcome,
+        JobError,
+        Run,
+    }
+
+    private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null)
+    {
+        public static readonly Step Continue = new(StepKind.Continue);
+    }
+
+    private Step Handle(KilnFrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        switch (_phase)
+        {
+            case KilnSessionPhase.AwaitingHello:
+                if (header.Type != KilnFrameType.Hello)
+                {
+                    return Unexpected(header, "HELLO");
+                }
+
+                return HandleHello(Contiguous(payload));
+
+            case KilnSessionPhase.Idle:
+                if (header.Type != KilnFrameType.Job)
+                {
+                    return Unexpected(header, "JOB");
+                }
+
+                return HandleJob(Contiguous(payload));
+
+            default:
+                if (header.Type != KilnFrameType.Input)
+                {
+                    return Unexpected(header, "INPUT (the current job's input ends with a LAST INPUT frame)");
+                }
+
+                return HandleInput(header, payload);
+        }
+    }
+
+    private static Step Unexpected(KilnFrameHeader header, string expected) =>
+        new(StepKind.Fail, new KilnError(KilnErrorCode.UnexpectedFrame, $"expected {expected}, got {KilnFrameHeader.Name(header.Type)}"));
+
+    private static ReadOnlyMemory<byte> Contiguous(ReadOnlySequence<byte> payload) =>
+        payload.IsSingleSegment ? payload.First : payload.ToArray();
+
+    private Step HandleHello(ReadOnlyMemory<byte> payload)
+    {
+        if (!KilnHello.TryParse(payload, out var hello, out var error))
+        {
+            return new Step(StepKind.Fail, error);
+        }
+
+        if (hello.MaxVersion < KilnProtocol.MinVersion || hello.MinVersion > KilnProtocol.Version)
+        {
+            return new Step(StepKind.Fail, new KilnError(KilnErrorCode.UnsupportedVersion,
+                $"client speaks protocol versions {hello.MinVersion}..{hello.MaxVersion}; this node speaks {KilnProtocol.MinVersion}..{KilnProtocol.Version}: upgrade the older side"));
+        }
+
+        _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
+        _phase = KilnSessionPhase.Idle;
+        var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
+        return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
+            version, KilnCapabilities.Compile, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
+            (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName));
+    }
+
+    private Step HandleJob(ReadOnlyMemory<byte> payload)
+    {
+        if (!KilnJob.TryParse(payload, out var job, out var error))
+        {
+            return new Step(StepKind.Fail, error);
+        }
+
+        _executor.Counters.CountJob("kiln");
+        _job = job;
+        _received = 0;
+
+        // Refusals known from JOB alone are answered now; the input that follows is dropped. This is
+        // the early answer a cache hit will use too.
+        var refusal = Refuse(job);
+        if (refusal is not null)
+        {
+            _phase = KilnSessionPhase.DiscardingInput;
+            return new Step(StepKind.JobError, refusal);
+        }
+
+        _phase = KilnSessionPhase.ReceivingInput;
+        return Step.Continue;
+    }
+
+    private KilnError? Refuse(KilnJob job)
+    {
+        if (job.InputSize > _options.MaxInputBytes)
+        {
+            _executor.Counters.CountRefused();
+            return new KilnError(KilnErrorCode.TooLarge, $"input of {job.InputSize} bytes exceeds this node's limit of {_options.MaxInputBytes}");
+        }
+
+        if (job.Language == SourceLanguage.Unknown)
+        {
+            _executor.Counters.CountRefused();
+            return new KilnError(KilnErrorCode.UnsupportedLanguage, "the job's input language is not C, C++, Objective-C or Objective-C++");
+        }
+
+        var pre = _executor.Precheck(job.Compiler, job.Arguments);
+        return pre is { } refused ? ToError(refused) : null;
+    }
+
+    private Step HandleInput(KilnFrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        var job = _job!;
+        if (_received + payload.Length > job.InputSize)
+        {
+            return new Step(StepKind.Fail, new KilnError(KilnErrorCode.InputSizeMismatch,
+                $"INPUT brings {_received + payload.Length} bytes; JOB announced {job.InputSize}"));
+        }
+
+        if (_phase == KilnSessionPhase.ReceivingInput && payload.Length > 0)
+        {
+            EnsureInputCapacity(_received + payload.Length);
+            payload.CopyTo(_input.AsSpan((int)_received));
+        }
+
+        _received += payload.Length;
+        if ((header.Flags & KilnFrameFlags.Last) == 0)
+        {
+            return Step.Continue;
+        }
+
+        if (_phase == KilnSessionPhase.DiscardingInput)
+        {
+            // The job was answered before its input ended; a shorter input is how the client stops early.
+            _phase = KilnSessionPhase.Idle;
+            _job = null;
+            return Step.Continue;
+        }
+
+        if (_received != job.InputSize)
+        {
+            return new Step(StepKind.Fail, new KilnError(KilnErrorCode.InputSizeMismatch,
+                $"the LAST INPUT frame ends the input at {_received} bytes; JOB announced {job.InputSize}"));
+        }
+
+        return new Step(StepKind.Run);
+    }
+
+    private void EnsureInputCapacity(long needed)
+    {
+        if (_input is not null && _input.Length >= needed)
+        {
+            return;
+        }
+
+        // Grow with what arrives rather than trusting the announced size: a peer that announces
+        // 256 MiB and sends nothing holds no memory.
+        var size = (int)Math.Min(_job!.InputSize, Math.Max(needed, Math.Max(64 << 10, (_input?.Length ?? 0) * 2L)));
+        var bigger = ArrayPool<byte>.Shared.Rent(size);
+        if (_input is not null)
+        {
+            _input.AsSpan(0, (int)_received).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_input);
+        }
+
+        _input = bigger;
+    }
+
+    private void ReturnInput()
+    {
+        if (_input is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_input);
+            _input = null;
+        }
+    }
+
+    private async Task RunJobAsync(CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        var job = _job!;
+        _phase = KilnSessionPhase.Idle;
+        _job = null;
+        var input = _input is null ? ReadOnlyMemory<byte>.Empty : _input.AsMemory(0, (int)_received);
+        try
+        {
+            if (job.InputDigest is { } expected && Digest.FromBytes(input.Span) != expected)
+            {
+                var mismatch = new KilnError(KilnErrorCode.InputDigestMismatch,
+                    $"the input's SHA-256 is {Digest.FromBytes(input.Span).Hex}, not the {expected.Hex} JOB announced");
+                LogJobRefused(_logger, _client, job.SourceName, mismatch.Code, mismatch.Message);
+                await SendAsync(mismatch.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            var compileJob = new CompileJob
+            {
+                Compiler = job.Compiler,
+                Arguments = job.Arguments,
+                Language = job.Language,
+                Input = input,
+                Client = _client,
+                FrontEnd = "kiln",
+                SourceName = job.SourceName,
+                Locale = job.Locale,
+            };
+            var result = await _executor.ExecuteAsync(compileJob, cancellationToken).ConfigureAwait(false);
+            if (result.Outcome is { } outcome)
+            {
+                var extras = outcome.DependencyFile is { } dependency
+                    ? new[] { new KilnOutputFile(KilnOutputFile.DependencyFileName, dependency) }
+                    : [];
+                var reply = new KilnResult(outcome.ExitCode, outcome.Stdout, outcome.Stderr, outcome.Object, extras);
+                if (reply.PayloadLength > KilnProtocol.MaxFrameLength)
+                {
+                    var tooLarge = new KilnError(KilnErrorCode.TooLarge,
+                        $"the job's outputs take {reply.PayloadLength} bytes; one RESULT frame carries at most {KilnProtocol.MaxFrameLength}");
+                    await SendAsync(tooLarge.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, input.Length);
+                await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (result.Refusal == RefusalKind.Busy)
+            {
+                await SendAsync(new KilnBusy(result.Message ?? "node busy").WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            var error = ToError(result);
+            LogJobRefused(_logger, _client, job.SourceName, error.Code, error.Message);
+            await SendAsync(error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReturnInput();
+            _received = 0;
+        }
+    }
+
+    private static KilnError ToError(CompileResult refused)
+    {
+        var code = refused.Refusal switch
+        {
+            RefusalKind.CompilerNotAllowed => KilnErrorCode.CompilerNotAllowed,
+            RefusalKind.ArgumentRefused => KilnErrorCode.ArgumentRefused,
+            RefusalKind.TooLarge => KilnErrorCode.TooLarge,
+            _ => KilnErrorCode.NodeFailure,
+        };
+        return new KilnError(code, refused.Message ?? code.ToString());
+    }
+
+    private async ValueTask SendAsync(Action<IBufferWriter<byte>> write, CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        write(_writer);
+
+        // A peer that stops reading cannot hold the session: the flush has the read timeout too.
+        deadline.CancelAfter(_options.ReadTimeout);
+        try
+        {
+            await _writer.FlushAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _executor.Counters.CountProtocolError();
+            LogProtocolError(_logger, _peer, KilnErrorCode.ReadTimeout, $"the peer did not read a reply for {_options.ReadTimeout.TotalSeconds:0.#} s");
+            throw new OperationCanceledException("peer stopped reading", cancellationToken);
+        }
+        finally
+        {
+            deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using Kiln.Core.Protocol;
+using Kiln.Core.Remote;
+using Kiln.Tests.TestKit;
+
+namespace Kiln.Tests.Protocol;
+
+/// <summary>
+/// A node under hostile or broken peers: each case gets a clear ERROR (when it can be sent) and a
+/// closed connection or a refused job, and the node then still compiles a valid job.
+/// </summary>
+public sealed class KilnHostileInputTests
+{
+    private static byte[] Hex(string spaced) => Convert.FromHexString(spaced.Replace(" ", "", StringComparison.Ordinal));
+
+    private static async Task<KilnError> ExpectConnectionErrorAsync(TestNode node, params byte[][] frames)
+    {
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        await peer.SendAsync(frames);
+        var error = await peer.ReadErrorAndCloseAsync();
+        Assert.True(KilnProtocol.ClosesConnection(error.Code), $"{error.Code} should close the connection");
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+        await Wait.UntilAsync(() => node.Node.Counters.ProtocolErrors == 1, "the node to count one protocol error");
+        return error;
+    }
+
+    [Fact]
+    public async Task TruncatedFrameGetsMalformedFrameError()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            await peer.SendAsync(RawKilnPeer.Hello());
+            await peer.ReadWelcomeAsync();
+            var job = RawKilnPeer.Job("gcc", ["-O2"], 10);
+            await peer.SendAsync(job[..(job.Length / 2)]);
+            peer.ShutdownSend();
+            var frame = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Error, frame!.Value.Type);
+            Assert.True(KilnError.TryParse(frame.Value.Payload, out var error, out _));
+            Assert.Equal(KilnErrorCode.MalformedFrame, error.Code);
+            Assert.Contains("ended inside a JOB frame", error.Message, StringComparison.Ordinal);
+            Assert.Null(await peer.ReadFrameAsync());
+        }
+
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task HugeLengthIsRefusedBeforeThePayloadArrives()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        // Only the header is sent: the node must answer from the header alone.
+        var error = await ExpectConnectionErrorAsync(node, Hex("01 00 0000 ffffffff"));
+        Assert.Equal(KilnErrorCode.FrameTooLarge, error.Code);
+        Assert.Contains("4294967295", error.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task HugeInputChunkIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", [], 1 << 20), Hex("04 00 0000 00100000"));
+        Assert.Equal(KilnErrorCode.FrameTooLarge, error.Code);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task UnknownFrameTypeIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node, Hex("7f 00 0000 00000004 deadbeef"));
+        Assert.Equal(KilnErrorCode.UnknownFrameType, error.Code);
+        Assert.Contains("0x7f", error.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task WrongMagicIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var hello = RawKilnPeer.Hello();
+        "DCC1"u8.CopyTo(hello.AsSpan(KilnFrameHeader.Size));
+        var error = await ExpectConnectionErrorAsync(node, hello);
+        Assert.Equal(KilnErrorCode.BadMagic, error.Code);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task VersionWithoutOverlapIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Hello(min: 2, max: 9));
+        Assert.Equal(KilnErrorCode.UnsupportedVersion, error.Code);
+        Assert.Contains("2..9", error.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task GarbageBytesAreRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var garbage = new byte[4096];
+        new Random(20261121).NextBytes(garbage);
+        var error = await ExpectConnectionErrorAsync(node, garbage);
+        Assert.True(KilnProtocol.ClosesConnection(error.Code));
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task DistccRequestOnTheKilnPortIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node, "DIST00000001ARGC00000003"u8.ToArray());
+        Assert.Equal(KilnErrorCode.UnknownFrameType, error.Code);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task JobBeforeHelloIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Job("gcc", [], 0));
+        Assert.Equal(KilnErrorCode.UnexpectedFrame, error.Code);
+        Assert.Contains("expected HELLO", error.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task InputLargerThanAnnouncedIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node,
+            RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 10), RawKilnPeer.Input(new byte[20], last: true));
+        Assert.Equal(KilnErrorCode.InputSizeMismatch, error.Code);
+        Assert.Contains("announced 10", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, node.Node.Counters.CompilesOk + node.Node.Counters.CompilesFailed);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task InputShorterThanAnnouncedIsRefused()
+    {
+        await using var node = await TestNode.StartAsync();
+        var error = await ExpectConnectionErrorAsync(node,
+            RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 100), RawKilnPeer.Input(new byte[20], last: true));
+        Assert.Equal(KilnErrorCode.InputSizeMismatch, error.Code);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("/bin/sh")]
+    [InlineData("python3")]
+    [InlineData("/usr/bin/python3")]
+    [InlineData("../../bin/gcc")]
+    public async Task CompilerNotOnTheAllowListIsRefused(string compiler)
+    {
+        await using var node = await TestNode.StartAsync();
+        using var client = new KilnProtocolClient();
+        var reply = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(compiler: compiler), CancellationToken.None);
+        Assert.Equal(RemoteStatus.Refused, reply.Status);
+        Assert.Contains("allow-list", reply.Message, StringComparison.Ordinal);
+        Assert.Contains(compiler, reply.Message, StringComparison.Ordinal);
+        Assert.Equal(1, node.Node.Counters.Refused);
+
+        // The refusal ends the job, not the connection: the same client's next job reuses it.
+        var ok = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        Assert.True(ok.Status == RemoteStatus.Completed, $"{ok.Status}: {ok.Message}");
+        Assert.Equal(1, client.ConnectionsOpened);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Theory]
+    [InlineData("-fplugin=x.so")]
+    [InlineData("-specs=x")]
+    [InlineData("-B/tmp/evil")]
+    [InlineData("@options")]
+    public async Task ArgumentThatLoadsCodeIsRefused(string argument)
+    {
+        await using var node = await TestNode.StartAsync();
+        using var client = new KilnProtocolClient();
+        var reply = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(arguments: ["-O2", argument]), CancellationToken.None);
+        Assert.Equal(RemoteStatus.Refused, reply.Status);
+        Assert.Contains($"argument '{argument}' refused", reply.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task ClientThatConnectsAndStallsIsDisconnected()
+    {
+        await using var node = await TestNode.StartAsync(configure: o => o.KilnProtocol.HandshakeTimeout = TimeSpan.FromSeconds(1));
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+
+        // While the stalled peer waits, the node serves others.
+        await ProtocolTestKit.AssertServesAsync(node);
+        var frame = await peer.ReadFrameAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(KilnFrameType.Error, frame!.Value.Type);
+        Assert.True(KilnError.TryParse(frame.Value.Payload, out var error, out _));
+        Assert.Equal(KilnErrorCode.ReadTimeout, error.Code);
+        Assert.Contains("waiting for HELLO", error.Message, StringComparison.Ordinal);
+        Assert.Null(await peer.ReadFrameAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(1, node.Node.Counters.ProtocolErrors);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task ClientThatStallsInsideItsInputIsDisconnected()
+    {
+        await using var node = await TestNode.StartAsync(slots: 1, configure: o => o.KilnProtocol.ReadTimeout = TimeSpan.FromSeconds(1));
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        await peer.SendAsync(RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 100), RawKilnPeer.Input(new byte[10], last: false));
+        await peer.ReadWelcomeAsync();
+
+        // The stalled job holds no slot: the node's single slot compiles for another client meanwhile.
+        await ProtocolTestKit.AssertServesAsync(node);
+        var frame = await peer.ReadFrameAsync(TimeSpan.FromSeconds(20));
+        Assert.True(KilnError.TryParse(frame!.Value.Payload, out var error, out _));
+        Assert.Equal(KilnErrorCode.ReadTimeout, error.Code);
+        Assert.Contains("after 10 of 100 bytes", error.Message, StringComparison.Ordinal);
+        await ProtocolTestKit.AssertServesAsync(node);
+        Assert.Equal(1, node.Node.Executor.FreeSlots);
+    }
+}
