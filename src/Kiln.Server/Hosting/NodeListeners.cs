@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Kiln.Server.Hosting;
@@ -67,7 +68,6 @@ public sealed class NodeListeners(KilnNodeOptions options)
 
     private static void ConfigureDistcc(ListenOptions listen)
     {
-        // The distcc protocol handler is attached here.
-        _ = listen;
+        listen.UseConnectionHandler<Distcc.DistccConnectionHandler>();
     }
 }

@@ -7,7 +7,7 @@ internal static class NodeServices
 {
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
-        _ = services;
+        services.AddSingleton<Distcc.DistccConnectionHandler>();
         _ = options;
     }
 }
