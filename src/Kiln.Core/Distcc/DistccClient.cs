@@ -81,7 +81,7 @@ public sealed class DistccClient : IRemoteCompileClient
             {
                 done = await reader.ReadHeaderAsync("DONE", cancellationToken).ConfigureAwait(false);
             }
-            catch (DistccProtocolException) when (reader.BytesRead == 0)
+            catch (Exception e) when (reader.BytesRead == 0 && e is DistccProtocolException or IOException)
             {
                 // distccd refuses a job (client address, compiler, arguments) by closing without a word.
                 return RemoteCompileReply.Fail($"{host.Display}: the server closed the connection without an answer "

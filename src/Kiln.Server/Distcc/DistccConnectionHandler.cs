@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Kiln.Core.Compile;
 using Kiln.Core.Distcc;
@@ -58,14 +59,22 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         var cancellationToken = connection.ConnectionClosed;
         var input = connection.Transport.Input.AsStream(leaveOpen: true);
         var output = connection.Transport.Output.AsStream(leaveOpen: true);
+        var reader = new DistccReader(input, ReadTimeout);
+        var requestComplete = new StrongBox<bool>();
         try
         {
-            await ServeAsync(client, new DistccReader(input, ReadTimeout), new DistccWriter(output), cancellationToken).ConfigureAwait(false);
+            await ServeAsync(client, reader, new DistccWriter(output), requestComplete, cancellationToken).ConfigureAwait(false);
         }
         catch (DistccProtocolException e)
         {
             Counters.CountProtocolError();
             LogProtocolError(client, e.Message);
+        }
+        catch (OperationCanceledException) when (!requestComplete.Value)
+        {
+            // Kestrel reports the client's FIN as a closed connection: a request cut short is truncated.
+            Counters.CountProtocolError();
+            LogProtocolError(client, $"connection closed after {reader.BytesRead} bytes, before the request was complete");
         }
         catch (OperationCanceledException)
         {
@@ -90,7 +99,8 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         return false;
     }
 
-    private async Task ServeAsync(string client, DistccReader reader, DistccWriter writer, CancellationToken cancellationToken)
+    private async Task ServeAsync(
+        string client, DistccReader reader, DistccWriter writer, StrongBox<bool> requestComplete, CancellationToken cancellationToken)
     {
         var version = await reader.ExpectAsync("DIST", cancellationToken).ConfigureAwait(false);
         if (version is < 1 or > 3)
@@ -110,6 +120,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         if (version == 3)
         {
             var files = await ReadFilesAsync(reader, cancellationToken).ConfigureAwait(false);
+            requestComplete.Value = true;
             Counters.CountJob("distcc");
             var job = new PumpJob
             {
@@ -125,6 +136,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         {
             var length = await reader.ExpectAsync("DOTI", cancellationToken).ConfigureAwait(false);
             var source = await reader.ReadBodyAsync("DOTI", length, compressed, DistccLimits.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+            requestComplete.Value = true;
             Counters.CountJob("distcc");
             result = await RunPreprocessedAsync(client, argv, source, cancellationToken).ConfigureAwait(false);
         }
