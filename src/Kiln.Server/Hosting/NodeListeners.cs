@@ -67,7 +67,6 @@ public sealed class NodeListeners(KilnNodeOptions options)
 
     private static void ConfigureDistcc(ListenOptions listen)
     {
-        // The distcc protocol handler is attached here.
-        _ = listen;
+        listen.UseConnectionHandler<Distcc.DistccConnectionHandler>();
     }
 }

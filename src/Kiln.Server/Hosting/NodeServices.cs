@@ -8,5 +8,6 @@ internal static class NodeServices
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
         services.AddSingleton(options.KilnProtocol);
+        services.AddSingleton<Distcc.DistccConnectionHandler>();
     }
 }

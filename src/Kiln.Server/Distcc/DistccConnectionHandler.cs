@@ -1,0 +1,298 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Kiln.Core.Compile;
+using Kiln.Core.Distcc;
+using Kiln.Server.Compile;
+using Kiln.Server.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Server.Distcc;
+
+/// <summary>
+/// Serves stock distcc clients on the node's distcc listener: protocol 1 (plain), 2 (<c>,lzo</c>) and
+/// 3 (pump, <c>,cpp,lzo</c>), one job per connection. Peers outside the allow-list are closed at once.
+/// A malformed request (wrong token, garbage, a length over the cap, a stall, a truncated stream) closes
+/// the connection; a well-formed job the node will not run (compiler, argument, escaping file) gets a
+/// full reply with a failing status and the reason in its stderr, so the user reads why.
+/// </summary>
+public sealed partial class DistccConnectionHandler : ConnectionHandler
+{
+    /// <summary>The exit code reported for a refused job: distcc's own EXIT_BAD_ARGUMENTS.</summary>
+    public const int RefusedExitCode = 101;
+
+    /// <summary>The exit code reported when the node failed to run a job: distcc's EXIT_DISTCC_FAILED.</summary>
+    public const int NodeFailureExitCode = 100;
+
+    private readonly KilnNodeOptions _options;
+    private readonly CompileExecutor _executor;
+    private readonly ILogger<DistccConnectionHandler> _logger;
+
+    /// <summary>Creates the handler.</summary>
+    public DistccConnectionHandler(KilnNodeOptions options, CompileExecutor executor, ILogger<DistccConnectionHandler> logger)
+    {
+        _options = options;
+        _executor = executor;
+        _logger = logger;
+    }
+
+    /// <summary>Longest wait for any single read of a request; a stalled client is closed after it.</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    private NodeCounters Counters => _executor.Counters;
+
+    /// <inheritdoc />
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var peer = connection.RemoteEndPoint as IPEndPoint;
+        var address = peer?.Address is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : peer?.Address;
+        if (address is null || !IsAllowed(address))
+        {
+            Counters.CountRefused();
+            LogPeerRefused(connection.RemoteEndPoint?.ToString() ?? "unknown");
+            connection.Abort(new ConnectionAbortedException("client address not allowed on the distcc listener"));
+            return;
+        }
+
+        var client = address.ToString();
+        var cancellationToken = connection.ConnectionClosed;
+        var input = connection.Transport.Input.AsStream(leaveOpen: true);
+        var output = connection.Transport.Output.AsStream(leaveOpen: true);
+        var reader = new DistccReader(input, ReadTimeout);
+        var requestComplete = new StrongBox<bool>();
+        try
+        {
+            await ServeAsync(client, reader, new DistccWriter(output), requestComplete, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DistccProtocolException e)
+        {
+            Counters.CountProtocolError();
+            LogProtocolError(client, e.Message);
+        }
+        catch (OperationCanceledException) when (!requestComplete.Value)
+        {
+            // Kestrel reports the client's FIN as a closed connection: a request cut short is truncated.
+            Counters.CountProtocolError();
+            LogProtocolError(client, $"connection closed after {reader.BytesRead} bytes, before the request was complete");
+        }
+        catch (OperationCanceledException)
+        {
+            LogClientGone(client);
+        }
+        catch (IOException e)
+        {
+            LogClientGone(client + ": " + e.Message);
+        }
+    }
+
+    private bool IsAllowed(IPAddress address)
+    {
+        foreach (var network in _options.EffectiveAllow())
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async Task ServeAsync(
+        string client, DistccReader reader, DistccWriter writer, StrongBox<bool> requestComplete, CancellationToken cancellationToken)
+    {
+        var version = await reader.ExpectAsync("DIST", cancellationToken).ConfigureAwait(false);
+        if (version is < 1 or > 3)
+        {
+            throw new DistccProtocolException($"distcc protocol version {version} is not served (this node speaks 1, 2 and 3)");
+        }
+
+        var compressed = version >= 2;
+        string? clientDirectory = null;
+        if (version == 3)
+        {
+            clientDirectory = await reader.ReadStringAsync("CDIR", DistccLimits.MaxStringBytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        var argv = await ReadArgumentsAsync(reader, cancellationToken).ConfigureAwait(false);
+        CompileResult result;
+        if (version == 3)
+        {
+            var files = await ReadFilesAsync(reader, cancellationToken).ConfigureAwait(false);
+            requestComplete.Value = true;
+            Counters.CountJob("distcc");
+            var job = new PumpJob
+            {
+                Compiler = argv[0],
+                Arguments = argv.GetRange(1, argv.Count - 1),
+                ClientDirectory = clientDirectory!,
+                Files = files,
+                Client = client,
+            };
+            result = await _executor.ExecutePumpAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var length = await reader.ExpectAsync("DOTI", cancellationToken).ConfigureAwait(false);
+            var source = await reader.ReadBodyAsync("DOTI", length, compressed, DistccLimits.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+            requestComplete.Value = true;
+            Counters.CountJob("distcc");
+            result = await RunPreprocessedAsync(client, argv, source, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Refusal == RefusalKind.Busy && !result.Ran)
+        {
+            // Closing without an answer makes a stock client try its next host (distccd queues instead).
+            LogJobRefused(client, argv[0], result.Message ?? "busy");
+            return;
+        }
+
+        CompileOutcome outcome;
+        if (result.Outcome is { } ran)
+        {
+            outcome = ran;
+            LogJobDone(client, argv[0], outcome.ExitCode);
+        }
+        else
+        {
+            LogJobRefused(client, argv[0], result.Message ?? result.Refusal.ToString());
+            var exitCode = result.Refusal == RefusalKind.NodeFailure ? NodeFailureExitCode : RefusedExitCode;
+            outcome = new CompileOutcome
+            {
+                ExitCode = exitCode,
+                Stderr = Encoding.UTF8.GetBytes($"kiln node {_options.NodeName}: {result.Message}\n"),
+            };
+        }
+
+        await WriteReplyAsync(writer, version, outcome, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<CompileResult> RunPreprocessedAsync(string client, List<string> argv, byte[] source, CancellationToken cancellationToken)
+    {
+        // The same scan distccd runs on the server side: a job the client should have kept local is refused.
+        var command = CompileCommand.Parse(argv[0], argv.GetRange(1, argv.Count - 1));
+        if (!command.IsDistributable)
+        {
+            Counters.CountRefused();
+            return CompileResult.Refused(RefusalKind.ArgumentRefused, $"not a distributable compile: {command.LocalReason}");
+        }
+
+        var job = new CompileJob
+        {
+            Compiler = argv[0],
+            Arguments = command.RemoteArguments(),
+            Language = command.Language.Preprocessed(),
+            Input = source,
+            Client = client,
+            FrontEnd = "distcc",
+            SourceName = command.Source,
+        };
+        return await _executor.ExecuteAsync(job, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<string>> ReadArgumentsAsync(DistccReader reader, CancellationToken cancellationToken)
+    {
+        var argc = await reader.ExpectAsync("ARGC", cancellationToken).ConfigureAwait(false);
+        if (argc == 0 || argc > DistccLimits.MaxArguments)
+        {
+            throw new DistccProtocolException($"ARGC {argc} is outside 1..{DistccLimits.MaxArguments}");
+        }
+
+        var argv = new List<string>((int)argc);
+        long total = 0;
+        for (var i = 0; i < argc; i++)
+        {
+            var length = await reader.ExpectAsync("ARGV", cancellationToken).ConfigureAwait(false);
+            total += length;
+            if (total > DistccLimits.MaxArgumentBytes)
+            {
+                throw new DistccProtocolException($"arguments exceed the limit of {DistccLimits.MaxArgumentBytes} bytes");
+            }
+
+            argv.Add(await reader.ReadStringBodyAsync("ARGV", length, DistccLimits.MaxStringBytes, cancellationToken).ConfigureAwait(false));
+        }
+
+        return argv;
+    }
+
+    private static async Task<List<PumpFile>> ReadFilesAsync(DistccReader reader, CancellationToken cancellationToken)
+    {
+        var count = await reader.ExpectAsync("NFIL", cancellationToken).ConfigureAwait(false);
+        if (count > DistccLimits.MaxFiles)
+        {
+            throw new DistccProtocolException($"NFIL {count} exceeds the limit of {DistccLimits.MaxFiles} files");
+        }
+
+        var files = new List<PumpFile>((int)count);
+        long total = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var name = await reader.ReadStringAsync("NAME", DistccLimits.MaxStringBytes, cancellationToken).ConfigureAwait(false);
+            var header = await reader.ReadHeaderAsync("FILE or LINK", cancellationToken).ConfigureAwait(false);
+            switch (header.Token)
+            {
+                case "FILE":
+                    // The include server always compresses (protocol 3 implies LZO).
+                    var content = await reader.ReadBodyAsync("FILE", header.Value, compressed: true, DistccLimits.MaxBodyBytes, cancellationToken)
+                        .ConfigureAwait(false);
+                    total += content.Length;
+                    if (total > DistccLimits.MaxFileBytesTotal)
+                    {
+                        throw new DistccProtocolException($"files exceed the limit of {DistccLimits.MaxFileBytesTotal} bytes in all");
+                    }
+
+                    files.Add(new PumpFile(name, content, null));
+                    break;
+                case "LINK":
+                    var target = await reader.ReadStringBodyAsync("LINK", header.Value, DistccLimits.MaxStringBytes, cancellationToken).ConfigureAwait(false);
+                    files.Add(new PumpFile(name, null, target));
+                    break;
+                default:
+                    throw new DistccProtocolException($"protocol derailment: expected FILE or LINK, got {header}");
+            }
+        }
+
+        return files;
+    }
+
+    private static async Task WriteReplyAsync(DistccWriter writer, uint version, CompileOutcome outcome, CancellationToken cancellationToken)
+    {
+        var compressed = version >= 2;
+        var status = DistccWaitStatus.FromExitCode(outcome.ExitCode);
+        writer.Header("DONE", version);
+        writer.Header("STAT", status);
+        await writer.BodyAsync("SERR", outcome.Stderr, compressed, cancellationToken).ConfigureAwait(false);
+        await writer.BodyAsync("SOUT", outcome.Stdout, compressed, cancellationToken).ConfigureAwait(false);
+        if (status != 0)
+        {
+            // A failed compile carries no object; the client reads no body.
+            writer.Header("DOTO", 0);
+        }
+        else
+        {
+            await writer.BodyAsync("DOTO", outcome.Object, compressed, cancellationToken).ConfigureAwait(false);
+            if (version == 3)
+            {
+                await writer.BodyAsync("DOTD", outcome.DependencyFile ?? ReadOnlyMemory<byte>.Empty, compressed, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "distcc: refused connection from {Peer}: not in the allow-list")]
+    private partial void LogPeerRefused(string peer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "distcc: closed connection from {Client}: {Problem}")]
+    private partial void LogProtocolError(string client, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "distcc: client {Client} went away")]
+    private partial void LogClientGone(string client);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "distcc: refused job from {Client} ({Compiler}): {Reason}")]
+    private partial void LogJobRefused(string client, string compiler, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "distcc: job from {Client} ({Compiler}) exited {ExitCode}")]
+    private partial void LogJobDone(string client, string compiler, int exitCode);
+}
