@@ -6,12 +6,12 @@ using Kiln.Cli.Serve;
 var invokedAs = Path.GetFileName(Environment.GetCommandLineArgs()[0]);
 if (Masquerade.IsCompilerName(invokedAs))
 {
-    return CcCommand.RunMasqueraded(invokedAs, args);
+    return await CcCommand.RunMasqueradedAsync(invokedAs, args);
 }
 
 if (args.Length > 0 && args[0] == "cc")
 {
-    return CcCommand.Run(args.AsSpan(1).ToArray());
+    return await CcCommand.RunAsync(args.AsSpan(1).ToArray());
 }
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -24,6 +24,8 @@ switch (args[0])
 {
     case "serve":
         return await ServeCommand.RunAsync(args.AsSpan(1).ToArray());
+    case "masquerade":
+        return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "version" or "--version":
         Console.Out.WriteLine($"kiln {Usage.Version}");
         return 0;
