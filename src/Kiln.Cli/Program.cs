@@ -3,7 +3,7 @@ using Kiln.Cli.Cc;
 using Kiln.Cli.Serve;
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
-var invokedAs = Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+var invokedAs = Masquerade.InvokedName();
 if (Masquerade.IsCompilerName(invokedAs))
 {
     return await CcCommand.RunMasqueradedAsync(invokedAs, args);

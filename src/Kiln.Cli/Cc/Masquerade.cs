@@ -12,6 +12,29 @@ internal static class Masquerade
         "gcc", "cc", "g++", "c++", "clang", "clang++",
     };
 
+    /// <summary>
+    /// The file name this process was started as (argv[0]). A JIT build's apphost reports the managed
+    /// assembly's path in <see cref="Environment.GetCommandLineArgs"/>, not the symlink it was started
+    /// through, so on Linux the kernel's copy of argv is read instead.
+    /// </summary>
+    public static string InvokedName()
+    {
+        try
+        {
+            var cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            var end = Array.IndexOf(cmdline, (byte)0);
+            if (end > 0)
+            {
+                return Path.GetFileName(System.Text.Encoding.UTF8.GetString(cmdline, 0, end));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+    }
+
     /// <summary>True when kiln was started through a symlink named like a compiler.</summary>
     public static bool IsCompilerName(string invokedAs) =>
         s_names.Contains(invokedAs)
