@@ -3,15 +3,15 @@ using Kiln.Cli.Cc;
 using Kiln.Cli.Serve;
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
-var invokedAs = Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+var invokedAs = Masquerade.InvokedName();
 if (Masquerade.IsCompilerName(invokedAs))
 {
-    return CcCommand.RunMasqueraded(invokedAs, args);
+    return await CcCommand.RunMasqueradedAsync(invokedAs, args);
 }
 
 if (args.Length > 0 && args[0] == "cc")
 {
-    return CcCommand.Run(args.AsSpan(1).ToArray());
+    return await CcCommand.RunAsync(args.AsSpan(1).ToArray());
 }
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -28,6 +28,8 @@ switch (args[0])
         return Kiln.Cli.Trust.KeyCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "trust":
         return Kiln.Cli.Trust.TrustCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "masquerade":
+        return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "version" or "--version":
         Console.Out.WriteLine($"kiln {Usage.Version}");
         return 0;

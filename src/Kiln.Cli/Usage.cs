@@ -13,6 +13,7 @@ internal static class Usage
                                        local compile whenever no node can do the job
           gcc, cc, g++, c++, clang     a symlink to kiln with one of these names acts as 'kiln cc NAME'
                                        (masquerade; the real compiler is found further along PATH)
+          kiln masquerade DIR          create those symlinks in DIR; put DIR first on PATH
 
         Run a node:
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
@@ -27,6 +28,7 @@ internal static class Usage
                           localhost = compile here; host:3632 or ,distcc/,lzo/,cpp = a distccd;
                           default: $DISTCC_HOSTS, else the local node at 127.0.0.1:3635
           KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
+          KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)
           KILN_DIR        client state and cache (default ~/.cache/kiln)
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
 

@@ -1,52 +1,40 @@
-using System.Diagnostics;
+using Kiln.Core.Compile;
 
 namespace Kiln.Cli.Cc;
 
-/// <summary><c>kiln cc [COMPILER] ARGS...</c>: the compiler wrapper.</summary>
+/// <summary><c>kiln cc [COMPILER] ARGS...</c>: the compiler wrapper, a thin shell around <see cref="CompileDriver"/>.</summary>
 internal static class CcCommand
 {
     /// <summary>Runs <c>kiln cc</c> with the words after "cc".</summary>
-    public static int Run(string[] args)
+    public static Task<int> RunAsync(string[] args)
     {
         if (args.Length == 0)
         {
             Console.Error.WriteLine("kiln cc: usage: kiln cc [COMPILER] ARGS... (for example: kiln cc gcc -c hello.c)");
-            return 2;
+            return Task.FromResult(2);
         }
 
         // As distcc does: "kiln cc -c x.c" means the default compiler, cc.
-        var implicitCompiler = args[0].StartsWith('-') || Kiln.Core.Compile.SourceLanguages.FromFileName(args[0]) != Kiln.Core.Compile.SourceLanguage.Unknown;
+        var implicitCompiler = args[0].StartsWith('-') || SourceLanguages.FromFileName(args[0]) != SourceLanguage.Unknown;
         var compiler = implicitCompiler ? "cc" : args[0];
         var rest = implicitCompiler ? args : args[1..];
-        return Compile(compiler, rest);
+        return CompileAsync(compiler, rest);
     }
 
     /// <summary>Runs as a masquerade symlink named <paramref name="invokedAs"/>.</summary>
-    public static int RunMasqueraded(string invokedAs, string[] args) => Compile(invokedAs, args);
+    public static Task<int> RunMasqueradedAsync(string invokedAs, string[] args) => CompileAsync(invokedAs, args);
 
-    private static int Compile(string compiler, string[] args)
+    private static async Task<int> CompileAsync(string compiler, string[] args)
     {
         var real = Masquerade.FindRealCompiler(compiler);
         if (real is null)
         {
-            Console.Error.WriteLine($"kiln cc: compiler '{compiler}' not found on PATH");
-            return 127;
+            Console.Error.WriteLine($"kiln cc: compiler '{compiler}' not found on PATH (masquerade links to kiln are skipped)");
+            return LocalCompiler.CannotRun;
         }
 
-        return RunLocally(real, args);
-    }
-
-    /// <summary>Runs the real compiler here with the caller's standard streams.</summary>
-    public static int RunLocally(string compilerPath, IReadOnlyList<string> args)
-    {
-        var info = new ProcessStartInfo(compilerPath) { UseShellExecute = false };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        process.WaitForExit();
-        return process.ExitCode;
+        var settings = CcSettings.FromEnvironment(Environment.GetEnvironmentVariable, Environment.CurrentDirectory);
+        var driver = new CompileDriver(settings, RemoteClients.For, CompilerConsole.Process());
+        return await driver.RunAsync(compiler, real, args, CancellationToken.None).ConfigureAwait(false);
     }
 }

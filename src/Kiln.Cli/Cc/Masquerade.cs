@@ -12,6 +12,29 @@ internal static class Masquerade
         "gcc", "cc", "g++", "c++", "clang", "clang++",
     };
 
+    /// <summary>
+    /// The file name this process was started as (argv[0]). A JIT build's apphost reports the managed
+    /// assembly's path in <see cref="Environment.GetCommandLineArgs"/>, not the symlink it was started
+    /// through, so on Linux the kernel's copy of argv is read instead.
+    /// </summary>
+    public static string InvokedName()
+    {
+        try
+        {
+            var cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            var end = Array.IndexOf(cmdline, (byte)0);
+            if (end > 0)
+            {
+                return Path.GetFileName(System.Text.Encoding.UTF8.GetString(cmdline, 0, end));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+    }
+
     /// <summary>True when kiln was started through a symlink named like a compiler.</summary>
     public static bool IsCompilerName(string invokedAs) =>
         s_names.Contains(invokedAs)
@@ -40,6 +63,56 @@ internal static class Masquerade
         }
 
         return null;
+    }
+
+    /// <summary>The names <c>kiln masquerade</c> links.</summary>
+    public static readonly string[] LinkNames = ["gcc", "cc", "g++", "c++", "clang", "clang++"];
+
+    /// <summary>
+    /// Creates a symlink for each of <see cref="LinkNames"/> in <paramref name="directory"/> pointing
+    /// at <paramref name="kiln"/>. Idempotent: a link that already points there is left alone; a file
+    /// of that name that is something else is left alone too, and reported. Returns one line per name.
+    /// </summary>
+    public static List<string> CreateLinks(string directory, string kiln, out bool allDone)
+    {
+        var lines = new List<string>(LinkNames.Length);
+        allDone = true;
+        Directory.CreateDirectory(directory);
+        foreach (var name in LinkNames)
+        {
+            var link = Path.Combine(directory, name);
+            var existing = new FileInfo(link);
+            if (existing.LinkTarget is { } target)
+            {
+                var resolved = Path.GetFullPath(target, directory);
+                if (string.Equals(resolved, kiln, StringComparison.Ordinal))
+                {
+                    lines.Add($"{link} -> {kiln} (already there)");
+                    continue;
+                }
+
+                if (IsKiln(link))
+                {
+                    // A link to another kiln binary (an older build): point it at this one.
+                    File.Delete(link);
+                    File.CreateSymbolicLink(link, kiln);
+                    lines.Add($"{link} -> {kiln} (replaced the link to {target})");
+                    continue;
+                }
+            }
+
+            if (existing.Exists || existing.LinkTarget is not null)
+            {
+                lines.Add($"{link} exists and is not a link to kiln; left alone");
+                allDone = false;
+                continue;
+            }
+
+            File.CreateSymbolicLink(link, kiln);
+            lines.Add($"{link} -> {kiln} (created)");
+        }
+
+        return lines;
     }
 
     private static bool IsKiln(string candidate)

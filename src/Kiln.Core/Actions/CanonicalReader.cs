@@ -51,6 +51,9 @@ public ref struct CanonicalReader(ReadOnlySpan<byte> data)
         return Encoding.UTF8.GetString(s);
     }
 
+    /// <summary>Reads an action key's 32 bytes.</summary>
+    public ActionKey Key() => Take(ActionKey.Length, out var bytes) ? ActionKey.FromBytes(bytes) : default;
+
     /// <summary>Reads a digest (hash bytes then size).</summary>
     public Digest Digest()
     {

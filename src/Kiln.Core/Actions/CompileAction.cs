@@ -22,7 +22,7 @@ public sealed record CompileAction(
     public byte[] Encode() => Writer().ToArray();
 
     /// <summary>The action's key.</summary>
-    public ActionKey Key => new(Writer().ToDigest());
+    public ActionKey Key => ActionKey.FromEncoding(Encode());
 
     private CanonicalWriter Writer() => new CanonicalWriter(EncodingTag)
         .Digest(Compiler.BinaryDigest)

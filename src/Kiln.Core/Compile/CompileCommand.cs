@@ -46,7 +46,10 @@ public sealed class CompileCommand
     /// <summary>The dependency file named by <c>-MF</c>, or null.</summary>
     public string? DependencyFileOption { get; private set; }
 
-    /// <summary>True when <c>-MT</c> names the dependency target.</summary>
+    /// <summary>
+    /// True when <c>-MT</c> or <c>-MQ</c> names the dependency target. gcc's driver adds its own
+    /// <c>-MQ &lt;output&gt;</c> only when neither is given (spec <c>%{!MT:%{!MQ:%{MD|MMD:%{o*:-MQ %*}}}}</c>).
+    /// </summary>
     public bool HasTargetOption { get; private set; }
 
     /// <summary>
@@ -135,7 +138,7 @@ public sealed class CompileCommand
                         DependencyFileOption = i + 1 < Arguments.Count ? Arguments[i + 1] : null;
                         i++;
                         continue;
-                    case "-MT":
+                    case "-MT" or "-MQ":
                         HasTargetOption = true;
                         i++;
                         continue;
@@ -165,7 +168,7 @@ public sealed class CompileCommand
                     continue;
                 }
 
-                if (a.StartsWith("-MT", StringComparison.Ordinal))
+                if (a.StartsWith("-MT", StringComparison.Ordinal) || a.StartsWith("-MQ", StringComparison.Ordinal))
                 {
                     HasTargetOption = true;
                     continue;

@@ -38,6 +38,17 @@ public readonly struct ActionKey : IEquatable<ActionKey>
         return new ActionKey(hash);
     }
 
+    /// <summary>The key of a canonical encoding: its SHA-256.</summary>
+    public static ActionKey FromEncoding(ReadOnlySpan<byte> encoding)
+    {
+        Span<byte> hash = stackalloc byte[Length];
+        System.Security.Cryptography.SHA256.HashData(encoding, hash);
+        return new ActionKey(hash);
+    }
+
+    /// <summary>The 64 lowercase hex characters of the key.</summary>
+    public string Hex => ToString();
+
     /// <summary>Writes the 32 raw bytes.</summary>
     public void WriteTo(Span<byte> destination)
     {

@@ -27,7 +27,7 @@ public sealed record Attestation(ActionKey Action, Digest Result, string KeyId, 
     public byte[] Statement() => Statement(Action, Result, KeyId, Time, How);
 
     private static byte[] Statement(ActionKey action, Digest result, string keyId, DateTimeOffset time, AttestationKind how) =>
-        new CanonicalWriter(StatementTag).Digest(action.Digest).Digest(result).String(keyId)
+        new CanonicalWriter(StatementTag).Key(action).Digest(result).String(keyId)
             .Long(time.ToUnixTimeMilliseconds()).Int((int)how).ToArray();
 
     /// <summary>Signs a statement with <paramref name="key"/>.</summary>
@@ -81,7 +81,7 @@ public sealed record Attestation(ActionKey Action, Digest Result, string KeyId, 
             return null;
         }
 
-        var action = r.Digest();
+        var action = r.Key();
         var result = r.Digest();
         var keyId = r.String();
         var time = r.Long();
@@ -91,6 +91,6 @@ public sealed record Attestation(ActionKey Action, Digest Result, string KeyId, 
             return null;
         }
 
-        return new Attestation(new ActionKey(action), result, keyId, DateTimeOffset.FromUnixTimeMilliseconds(time), (AttestationKind)how, rest[4..].ToArray());
+        return new Attestation(action, result, keyId, DateTimeOffset.FromUnixTimeMilliseconds(time), (AttestationKind)how, rest[4..].ToArray());
     }
 }

@@ -47,7 +47,7 @@ public sealed class TrustPolicy(TrustStore keys, int k)
     public int K { get; } = k >= 0 ? k : throw new ArgumentOutOfRangeException(nameof(k), "k counts owners; it cannot be negative");
 
     /// <summary>Classifies one attestation for <paramref name="action"/>.</summary>
-    public AttestationRejection Check(Actions.ActionKey action, Attestation attestation)
+    public AttestationRejection Check(ActionKey action, Attestation attestation)
     {
         if (attestation.Action != action)
         {
@@ -73,7 +73,7 @@ public sealed class TrustPolicy(TrustStore keys, int k)
     /// signed it; when two results each reach K, or any two trusted owners disagree and K &gt; 0, the action is
     /// contested and nothing is accepted unless exactly one result reaches K.
     /// </summary>
-    public PolicyDecision Decide(Actions.ActionKey action, IEnumerable<Attestation> attestations, Digest? candidate = null)
+    public PolicyDecision Decide(ActionKey action, IEnumerable<Attestation> attestations, Digest? candidate = null)
     {
         var owners = new Dictionary<Digest, HashSet<string>>();
         var rejected = new Dictionary<AttestationRejection, int>();

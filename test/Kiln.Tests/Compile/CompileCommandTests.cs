@@ -71,4 +71,17 @@ public sealed class CompileCommandTests
         Assert.True(c.IsDistributable, c.LocalReason);
         Assert.Equal(["-Wall", "-g", "-fPIC"], c.RemoteArguments());
     }
+
+    [Fact]
+    public void MqNamesTheTargetSoNoOutputTargetIsAdded()
+    {
+        // gcc's driver adds "-MQ <output>" only when neither -MT nor -MQ is given.
+        var quoted = Parse("-MD", "-MQ", "q", "-c", "a.c", "-o", "obj/a.o");
+        Assert.True(quoted.HasTargetOption);
+        Assert.Equal(["-MD", "-MQ", "q", "a.c", "-E", "-MF", "obj/a.d"], quoted.PreprocessArguments());
+
+        var joined = Parse("-MMD", "-MQq", "-c", "a.c", "-o", "obj/a.o");
+        Assert.True(joined.HasTargetOption);
+        Assert.DoesNotContain("obj/a.o", joined.PreprocessArguments());
+    }
 }

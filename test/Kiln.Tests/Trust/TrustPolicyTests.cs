@@ -1,4 +1,3 @@
-using Kiln.Core.Actions;
 using Kiln.Core.Hashing;
 using Kiln.Core.Trust;
 using Kiln.Tests.TestKit;

@@ -5,26 +5,6 @@ using Kiln.Core.Hashing;
 namespace Kiln.Core.Actions;
 
 /// <summary>
-/// The name of one build step: SHA-256 of the canonical, versioned encoding of everything that decides
-/// its output (see <see cref="CompileAction"/>). Two machines that would produce the same output compute
-/// the same key; two that might not, do not.
-/// </summary>
-public readonly record struct ActionKey(Digest Digest)
-{
-    /// <summary>The 64 lowercase hex characters of the key.</summary>
-    public string Hex => Digest.Hex;
-
-    /// <summary>True for the default (no key).</summary>
-    public bool IsNone => Digest == default;
-
-    /// <inheritdoc/>
-    public override string ToString() => Hex;
-
-    /// <summary>Hashes a canonical encoding into a key.</summary>
-    public static ActionKey FromEncoding(ReadOnlySpan<byte> encoding) => new(Digest.FromBytes(encoding));
-}
-
-/// <summary>
 /// Builds canonical encodings: a version line, then length-prefixed fields in a fixed order. Every
 /// variable-length field carries its length, so no two different field lists encode the same bytes.
 /// </summary>
@@ -72,6 +52,15 @@ public sealed class CanonicalWriter
         digest.WriteHash(b);
         _buffer.Write(b);
         return Long(digest.Size);
+    }
+
+    /// <summary>Appends an action key's 32 bytes.</summary>
+    public CanonicalWriter Key(ActionKey key)
+    {
+        Span<byte> b = stackalloc byte[ActionKey.Length];
+        key.WriteTo(b);
+        _buffer.Write(b);
+        return this;
     }
 
     /// <summary>Appends a list of strings: count, then each.</summary>

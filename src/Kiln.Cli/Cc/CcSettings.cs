@@ -1,0 +1,130 @@
+using System.Globalization;
+using Kiln.Core.Compile;
+
+namespace Kiln.Cli.Cc;
+
+/// <summary>What <c>kiln cc</c> reads from its environment, gathered once per compile.</summary>
+internal sealed class CcSettings
+{
+    /// <summary>The host list used when neither KILN_HOSTS nor DISTCC_HOSTS is set: the local node.</summary>
+    public const string DefaultHosts = "127.0.0.1";
+
+    /// <summary>distcc's default backoff period (DISTCC_BACKOFF_PERIOD).</summary>
+    public static readonly TimeSpan DefaultBackoffPeriod = TimeSpan.FromSeconds(60);
+
+    /// <summary>The directory relative paths of the compile are resolved against.</summary>
+    public required string WorkingDirectory { get; init; }
+
+    /// <summary>KILN_DIR: slot locks, backoff markers and notices live under it.</summary>
+    public required string StateDirectory { get; init; }
+
+    /// <summary>The host list text.</summary>
+    public required string HostsText { get; init; }
+
+    /// <summary>Where <see cref="HostsText"/> came from: KILN_HOSTS, DISTCC_HOSTS or "the default".</summary>
+    public required string HostsSource { get; init; }
+
+    /// <summary>KILN_FALLBACK: false (KILN_FALLBACK=0) makes a compile no node could do fail instead of running locally.</summary>
+    public bool Fallback { get; init; } = true;
+
+    /// <summary>KILN_VERBOSE: one line per compile saying where it ran and why.</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary>KILN_BACKOFF_PERIOD: how long a failed node is left alone; zero disables backoff.</summary>
+    public TimeSpan BackoffPeriod { get; init; } = DefaultBackoffPeriod;
+
+    /// <summary>Seed for the random choice among hosts with a free slot.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>
+    /// How long a compile waits for a free slot before it compiles locally. distcc waits without end,
+    /// polling each second; a bound keeps a build moving if every slot stays taken (a hung node).
+    /// </summary>
+    public TimeSpan SlotWait { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The pause between attempts to find a free slot. Much shorter than distcc's 1 s: a freed slot
+    /// should not idle for most of a short compile (tens to hundreds of milliseconds here).
+    /// </summary>
+    public TimeSpan SlotPoll { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long the one line about a broken host list stays said before it is said again.</summary>
+    public TimeSpan NoticePeriod { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest a remote compile may take before the host counts as failed (distcc's I/O timeout is 300 s).</summary>
+    public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The client's locale variables, sent so remote diagnostics use the same language.</summary>
+    public IReadOnlyDictionary<string, string> Locale { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Reads the settings through <paramref name="variable"/> (the process environment, or a test's).</summary>
+    public static CcSettings FromEnvironment(Func<string, string?> variable, string workingDirectory)
+    {
+        var hosts = variable("KILN_HOSTS");
+        var source = "KILN_HOSTS";
+        if (hosts is null)
+        {
+            hosts = variable("DISTCC_HOSTS");
+            source = "DISTCC_HOSTS";
+        }
+
+        if (hosts is null)
+        {
+            hosts = DefaultHosts;
+            source = "the default host list";
+        }
+
+        var backoff = DefaultBackoffPeriod;
+        if (int.TryParse(variable("KILN_BACKOFF_PERIOD"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
+        {
+            backoff = TimeSpan.FromSeconds(seconds);
+        }
+
+        var locale = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in CompileJob.LocaleVariables)
+        {
+            var value = variable(name);
+            if (!string.IsNullOrEmpty(value))
+            {
+                locale[name] = value;
+            }
+        }
+
+        return new CcSettings
+        {
+            WorkingDirectory = workingDirectory,
+            StateDirectory = StateDirectoryFrom(variable),
+            HostsText = hosts,
+            HostsSource = source,
+            Fallback = variable("KILN_FALLBACK") != "0",
+            Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
+            BackoffPeriod = backoff,
+            Seed = Environment.ProcessId ^ Environment.TickCount,
+            Locale = locale,
+        };
+    }
+
+    /// <summary>KILN_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln.</summary>
+    public static string StateDirectoryFrom(Func<string, string?> variable)
+    {
+        var dir = variable("KILN_DIR");
+        if (!string.IsNullOrEmpty(dir))
+        {
+            return dir;
+        }
+
+        var cache = variable("XDG_CACHE_HOME");
+        if (!string.IsNullOrEmpty(cache))
+        {
+            return Path.Combine(cache, "kiln");
+        }
+
+        var home = variable("HOME");
+        if (string.IsNullOrEmpty(home))
+        {
+            home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        }
+
+        return Path.Combine(home, ".cache", "kiln");
+    }
+}
