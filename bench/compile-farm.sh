@@ -3,13 +3,15 @@
 # side on loopback, on the same builds, in one run, and writes docs/benchmarks.md.
 #
 #   bench/compile-farm.sh [--jobs N] [--workloads uclibc,googletest] [--repeat R] [--runs N]
-#                         [--output FILE] [--keep]
+#                         [--googletest-scope full|samples] [--output FILE] [--keep]
 #
 #   --jobs N        make -jN for every tool, and the slots of distccd and the node (default: nproc)
 #   --workloads L   comma-separated, from uclibc and googletest (default: both); "none" times only the
 #                   per-compile overhead
 #   --repeat R      builds per tool and workload, interleaved gcc, distcc, kiln (default 1); the table
 #                   shows the median and every run
+#   --googletest-scope S   full: googletest's own tests and samples, 99 C++ compiles (default);
+#                   samples: the libraries and samples only, 18 compiles (for a busy machine)
 #   --runs N        hyperfine runs for the per-compile overhead (default 30, 3 warm-up runs)
 #   --output FILE   where to write the report (default docs/benchmarks.md; "-" = stdout only)
 #   --keep          keep the work directory (build trees, daemon logs) for inspection
@@ -40,9 +42,10 @@ while [ $# -gt 0 ]; do
         --workloads) workloads="$2"; shift 2 ;;
         --repeat) repeat="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
+        --googletest-scope) export KILN_GOOGLETEST_SCOPE="$2"; shift 2 ;;
         --output) output="$2"; shift 2 ;;
         --keep) keep=yes; shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compile-farm: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
     esac
 done
@@ -64,15 +67,16 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/kiln-compile-farm.XXXXXX")"
 chmod 755 "$work"
 distccd_pid=""
 node_pid=""
+build_pid=""
 failed_checks=()
 
 cleanup() {
     local status=$?
     # Each daemon runs in its own session (setsid), so its process group holds it and its children.
-    for pid in $node_pid $distccd_pid; do
+    for pid in $build_pid $node_pid $distccd_pid; do
         kill -TERM -- "-$pid" 2>/dev/null || true
     done
-    for pid in $node_pid $distccd_pid; do
+    for pid in $build_pid $node_pid $distccd_pid; do
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
@@ -191,9 +195,16 @@ build() {
     before_kiln="$(node_stat kilnJobs)"
     say "$workload with $tool, make -j$jobs (run $run)"
     start="$(now)"
-    if ! "${tool_env[@]}" make -C "$dir" -j"$jobs" "${make_args[@]}" </dev/null >"$log" 2>&1; then
+    # make runs in its own session so that cleanup stops the whole build on Ctrl-C or TERM;
+    # waiting on it (not running it in the foreground) lets the signal traps run at once.
+    setsid "${tool_env[@]}" make -C "$dir" -j"$jobs" "${make_args[@]}" </dev/null >"$log" 2>&1 &
+    build_pid=$!
+    local status=0
+    wait "$build_pid" || status=$?
+    build_pid=""
+    if [ "$status" != 0 ]; then
         tail -n 30 "$log" >&2
-        die "$workload with $tool: the build failed (log above)"
+        die "$workload with $tool: the build failed with status $status (log above)"
     fi
     elapsed="$(seconds_since "$start")"
     case "$tool" in
@@ -347,7 +358,7 @@ report="$work/benchmarks.md"
         for workload in "${workload_list[@]}"; do
             case "$workload" in
                 uclibc) label="uClibc-ng 1.0.35 (defconfig, C)" ;;
-                googletest) label="googletest (tests and samples, C++)" ;;
+                googletest) label="googletest (${KILN_GOOGLETEST_SCOPE:-full}, C++)" ;;
             esac
             for tool in gcc distcc kiln; do
                 # shellcheck disable=SC2086
@@ -366,6 +377,11 @@ report="$work/benchmarks.md"
     echo "| \`distcc gcc -c tiny.c\` | $(fmt "$tiny_distcc_mean") | $(fmt "$tiny_distcc_median") | $(fmt "$tiny_distcc_min") | $(fmt "$tiny_distcc_stddev") | $distcc_overhead_mean | $distcc_overhead_median |"
     echo "| \`kiln cc gcc -c tiny.c\` | $(fmt "$tiny_kiln_mean") | $(fmt "$tiny_kiln_median") | $(fmt "$tiny_kiln_min") | $(fmt "$tiny_kiln_stddev") | $kiln_overhead_mean | $kiln_overhead_median |"
     echo
+    if [ "$tiny_kiln" = 0 ]; then
+        echo "No \`kiln cc\` run reached the node: \`kiln cc\` compiled locally, so its row measures the wrapper"
+        echo "(start-up plus running gcc), not a remote compile."
+        echo
+    fi
     echo "kiln/distcc: overhead ratio $(ratio "$kiln_overhead_median" "$distcc_overhead_median") (median), $(ratio "$kiln_overhead_mean" "$distcc_overhead_mean") (mean); time ratio $(ratio "$tiny_kiln_median" "$tiny_distcc_median") (median)."
     echo
     echo "## Checks"

@@ -5,6 +5,7 @@
 #   bench/workloads.sh fresh uclibc DEST                 copy the configured uClibc-ng tree to DEST
 #   bench/workloads.sh fresh googletest DEST [CMAKE_ARG...]
 #                                                        configure a new, empty googletest build dir DEST
+#                                                        (KILN_GOOGLETEST_SCOPE=full|samples: what it builds)
 #   bench/workloads.sh verify [uclibc|googletest|all]    build a fresh copy with plain gcc, count objects
 #   bench/workloads.sh objects DIR                       list the object files under DIR, sorted
 #   bench/workloads.sh available uclibc|googletest       exit 0 when the workload's source is installed
@@ -132,9 +133,16 @@ workload_uclibc_fresh() {
     (cd "$dest" && pwd)
 }
 
-# Extra CMake options for the googletest workload: its own tests and samples, so the build has 99
-# C++ compiles instead of 4.
-GOOGLETEST_CMAKE_OPTIONS=(-DCMAKE_BUILD_TYPE=Release -Dgtest_build_tests=ON -Dgmock_build_tests=ON -Dgtest_build_samples=ON)
+# CMake options for the googletest workload by $KILN_GOOGLETEST_SCOPE: "full" (the default) builds
+# googletest's and googlemock's own tests and the samples, 99 C++ compiles; "samples" builds the
+# libraries and the samples only, 18 compiles, for a quick run on a busy machine.
+workload_googletest_cmake_options() {
+    case "${KILN_GOOGLETEST_SCOPE:-full}" in
+        full) echo "-DCMAKE_BUILD_TYPE=Release -Dgtest_build_tests=ON -Dgmock_build_tests=ON -Dgtest_build_samples=ON" ;;
+        samples) echo "-DCMAKE_BUILD_TYPE=Release -Dgtest_build_samples=ON" ;;
+        *) workload_log "KILN_GOOGLETEST_SCOPE must be full or samples"; return 2 ;;
+    esac
+}
 
 # workload_googletest_fresh DEST [CMAKE_ARG...]: an empty build dir at DEST configured with CMake
 # ("Unix Makefiles"). CC/CXX from the environment and extra arguments such as
@@ -143,10 +151,14 @@ workload_googletest_fresh() {
     local dest="$1" src
     [ -n "$dest" ] || { workload_log "usage: workload_googletest_fresh DEST [CMAKE_ARG...]"; return 2; }
     shift
+    local -a options
+    local option_text
+    option_text="$(workload_googletest_cmake_options)" || return 2
+    read -r -a options <<<"$option_text"
     src="$(workload_googletest_prepare)" || return 1
     rm -rf "$dest"
     mkdir -p "$dest"
-    cmake -S "$src" -B "$dest" -G "Unix Makefiles" "${GOOGLETEST_CMAKE_OPTIONS[@]}" "$@" >"$dest/.kiln-configure.log" 2>&1 || {
+    cmake -S "$src" -B "$dest" -G "Unix Makefiles" "${options[@]}" "$@" >"$dest/.kiln-configure.log" 2>&1 || {
         workload_log "cmake configure failed: see $dest/.kiln-configure.log"
         return 1
     }

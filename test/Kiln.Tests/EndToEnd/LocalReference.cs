@@ -14,6 +14,12 @@ public static class LocalReference
     private static readonly SemaphoreSlim s_gate = new(1, 1);
     private static ObjectDigests? s_uclibc;
 
+    /// <summary>Where the uClibc-ng reference digests are written, in sha256sum's format.</summary>
+    public static string UclibcSha256SumsPath => Path.Combine(
+        Environment.GetEnvironmentVariable("KILN_WORKLOADS_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Tools.RepositoryRoot, "artifacts", "workloads"),
+        "reference",
+        "uclibc-ng-1.0.35.gcc.sha256");
+
     /// <summary>The uClibc-ng reference objects, building them on first use (about a minute on 2 idle cores).</summary>
     public static async Task<ObjectDigests> UclibcAsync(CancellationToken cancellationToken)
     {
@@ -33,10 +39,7 @@ public static class LocalReference
                     ["KILN_HOSTS"] = null,
                 });
                 var objects = await ObjectDigests.CaptureAsync(tree, cancellationToken);
-                var workloadsDirectory = Environment.GetEnvironmentVariable("KILN_WORKLOADS_DIR") is { Length: > 0 } dir
-                    ? dir
-                    : Path.Combine(Tools.RepositoryRoot, "artifacts", "workloads");
-                await objects.WriteSha256SumsAsync(Path.Combine(workloadsDirectory, "reference", "uclibc-ng-1.0.35.gcc.sha256"), cancellationToken);
+                await objects.WriteSha256SumsAsync(UclibcSha256SumsPath, cancellationToken);
                 s_uclibc = objects;
             }
 
