@@ -35,7 +35,8 @@ public sealed class NodeListeners(KilnNodeOptions options)
             kestrel.Listen(options.Http, listen =>
             {
                 Http = listen;
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                // Plaintext HTTP/2 needs prior knowledge, which ccache, Bazel and browsers do not use here.
+                listen.Protocols = HttpProtocols.Http1;
             });
         }
 
