@@ -58,6 +58,14 @@ internal sealed class CompileDriver
             }
 
             var host = lease.Host;
+            if (host.Kind != HostKind.Local && _backoff.IsBackedOff(host))
+            {
+                // Another compile of this build saw it fail while this one waited for the slot.
+                hosts.Remove(host);
+                reason = $"{host.Display} failed in the last {_backoff.Period.TotalSeconds:0} s and is backed off";
+                continue;
+            }
+
             if (host.Kind == HostKind.Local)
             {
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
@@ -76,6 +84,9 @@ internal sealed class CompileDriver
             }
 
             var reply = await SendAsync(host, Request(command, cpp.Stdout), cancellationToken).ConfigureAwait(false);
+
+            // The node is done with the job: free its slot before anything runs here.
+            lease.Dispose();
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
                 return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, cancellationToken).ConfigureAwait(false);
