@@ -265,7 +265,7 @@ internal sealed class CompileDriver
             }
             else
             {
-                hosts.Add(host);
+                hosts.Add(AsListed(host));
             }
         }
 
@@ -287,6 +287,16 @@ internal sealed class CompileDriver
             : down > 0 ? $"every host in {_settings.HostsSource} is marked down" : $"{_settings.HostsSource} names no usable host";
         return hosts;
     }
+
+    /// <summary>
+    /// A host as its list means it: a DISTCC_HOSTS list was written for distccd, so its hosts speak the
+    /// distcc protocol (port 3632 unless given) unless an entry says <c>,kiln</c>.
+    /// </summary>
+    private HostSpec AsListed(HostSpec host) =>
+        _settings.HostsSource == "DISTCC_HOSTS" && host.Kind != HostKind.Local && host.Protocol == HostProtocol.Kiln
+            && !host.Text.Contains(",kiln", StringComparison.Ordinal)
+            ? host with { Protocol = HostProtocol.Distcc }
+            : host;
 
     /// <summary>Says what is wrong with the host list, once per notice period across the build.</summary>
     private void ReportHostListProblems(List<string> problems)

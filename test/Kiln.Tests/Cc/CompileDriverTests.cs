@@ -433,5 +433,24 @@ public sealed class CompileDriverTests : IDisposable
         Assert.DoesNotContain("#include", System.Text.Encoding.UTF8.GetString(request.Preprocessed.Span));
     }
 
+    [Fact]
+    public async Task DistccHostsListMeansDistccdUnlessAnEntrySaysKiln()
+    {
+        var distcc = CcHarness.Settings(_kiln.Path, _state.Path, "127.0.0.1 127.0.0.1:7005,kiln", fallback: false, hostsSource: "DISTCC_HOSTS");
+        for (var seed = 0; seed < 6; seed++)
+        {
+            var settings = CcHarness.Settings(_kiln.Path, _state.Path, distcc.HostsText, fallback: false, seed: seed, hostsSource: "DISTCC_HOSTS");
+            Assert.Equal(0, (await CcHarness.KilnAsync(settings, _client, "gcc", Words("-c src/a.c -Iinclude"))).ExitCode);
+        }
+
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:3632"), string.Join(", ", _client.Calls));
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:7005"), string.Join(", ", _client.Calls));
+        Assert.Equal(2, _client.Calls.Count);
+
+        var kiln = await CcHarness.KilnAsync(Settings("127.0.0.1"), _client, "gcc", Words("-c src/a.c -Iinclude"));
+        Assert.Equal(0, kiln.ExitCode);
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:3635"), "a KILN_HOSTS entry without a port is a Kiln node");
+    }
+
     private static HostSpec Host(string word) => HostListParser.ParseHost(word, out _)!;
 }
