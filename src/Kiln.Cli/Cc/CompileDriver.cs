@@ -58,6 +58,14 @@ internal sealed class CompileDriver
             }
 
             var host = lease.Host;
+            if (host.Kind != HostKind.Local && _backoff.IsBackedOff(host))
+            {
+                // Another compile of this build saw it fail while this one waited for the slot.
+                hosts.Remove(host);
+                reason = $"{host.Display} failed in the last {_backoff.Period.TotalSeconds:0} s and is backed off";
+                continue;
+            }
+
             if (host.Kind == HostKind.Local)
             {
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
@@ -76,6 +84,9 @@ internal sealed class CompileDriver
             }
 
             var reply = await SendAsync(host, Request(command, cpp.Stdout), cancellationToken).ConfigureAwait(false);
+
+            // The node is done with the job: free its slot before anything runs here.
+            lease.Dispose();
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
                 return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, cancellationToken).ConfigureAwait(false);
@@ -254,7 +265,7 @@ internal sealed class CompileDriver
             }
             else
             {
-                hosts.Add(host);
+                hosts.Add(AsListed(host));
             }
         }
 
@@ -276,6 +287,16 @@ internal sealed class CompileDriver
             : down > 0 ? $"every host in {_settings.HostsSource} is marked down" : $"{_settings.HostsSource} names no usable host";
         return hosts;
     }
+
+    /// <summary>
+    /// A host as its list means it: a DISTCC_HOSTS list was written for distccd, so its hosts speak the
+    /// distcc protocol (port 3632 unless given) unless an entry says <c>,kiln</c>.
+    /// </summary>
+    private HostSpec AsListed(HostSpec host) =>
+        _settings.HostsSource == "DISTCC_HOSTS" && host.Kind != HostKind.Local && host.Protocol == HostProtocol.Kiln
+            && !host.Text.Contains(",kiln", StringComparison.Ordinal)
+            ? host with { Protocol = HostProtocol.Distcc }
+            : host;
 
     /// <summary>Says what is wrong with the host list, once per notice period across the build.</summary>
     private void ReportHostListProblems(List<string> problems)

@@ -23,13 +23,17 @@ internal static class LocalCompiler
             return CannotRun;
         }
 
-        if (redirect)
+        if (!redirect)
         {
-            var stdout = process.StandardOutput.BaseStream.CopyToAsync(console.Stdout, cancellationToken);
-            var stderr = process.StandardError.BaseStream.CopyToAsync(console.Stderr, cancellationToken);
-            await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+            // The common case (a link, localhost, a fallback): a plain wait needs no thread-pool thread,
+            // which is measurable at once per compile.
+            process.WaitForExit();
+            return process.ExitCode;
         }
 
+        var stdout = process.StandardOutput.BaseStream.CopyToAsync(console.Stdout, cancellationToken);
+        var stderr = process.StandardError.BaseStream.CopyToAsync(console.Stderr, cancellationToken);
+        await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
         await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         return process.ExitCode;
     }

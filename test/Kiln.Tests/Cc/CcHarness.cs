@@ -31,7 +31,7 @@ internal static class CcHarness
     }
 
     public static CcSettings Settings(string root, string state, string hosts, bool fallback = true, int seed = 42,
-        TimeSpan? backoff = null, TimeSpan? slotWait = null, bool verbose = false)
+        TimeSpan? backoff = null, TimeSpan? slotWait = null, bool verbose = false, string hostsSource = "KILN_HOSTS")
     {
         var locale = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var name in CompileJob.LocaleVariables)
@@ -47,7 +47,7 @@ internal static class CcHarness
             WorkingDirectory = root,
             StateDirectory = state,
             HostsText = hosts,
-            HostsSource = "KILN_HOSTS",
+            HostsSource = hostsSource,
             Fallback = fallback,
             Seed = seed,
             BackoffPeriod = backoff ?? CcSettings.DefaultBackoffPeriod,

@@ -91,6 +91,30 @@ public sealed class CompileDriverTests : IDisposable
         CcHarness.AssertSameFiles(_plain.Path, _kiln.Path);
     }
 
+    [Theory]
+    [InlineData("gcc", "-g -O1 -c src/nomacro.c -Iinclude -o obj/nomacro.o")]
+    [InlineData("g++", "-g -MD -c src/nomacro.cpp -Iinclude -o obj/nomacro.o")]
+    public async Task DebugInfoNamesTheClientsDirectory(string compiler, string args)
+    {
+        // The debug info records the compile's directory (gcc -E writes it into the preprocessed source),
+        // so both compiles run in the same directory. The sources expand no macro inside a line: -E
+        // output does not keep the columns of tokens after an expanded macro, so the line table's
+        // column numbers would differ there (as with distcc).
+        var text = "#include <stdio.h>\nstatic int twice(int x) { return 2 * x; }\nint main(void) { return twice(21) - 42; }\n";
+        File.WriteAllText(Path.Combine(_kiln.Path, "src", "nomacro.c"), text);
+        File.WriteAllText(Path.Combine(_kiln.Path, "src", "nomacro.cpp"), text);
+        var output = Path.Combine(_kiln.Path, Words(args)[^1]);
+        var plain = await CcHarness.PlainAsync(_kiln.Path, compiler, Words(args));
+        Assert.Equal(0, plain.ExitCode);
+        var expected = File.ReadAllBytes(output);
+        File.Delete(output);
+
+        var kiln = await CcHarness.KilnAsync(Settings(fallback: false), _client, compiler, Words(args));
+        Assert.Equal(0, kiln.ExitCode);
+        Assert.Equal(1, _client.TotalCalls);
+        Assert.Equal(expected, File.ReadAllBytes(output));
+    }
+
     [Fact]
     public async Task CompileErrorGivesGccsExactWordsAndBacksNothingOff()
     {
@@ -407,6 +431,25 @@ public sealed class CompileDriverTests : IDisposable
         Assert.Equal("obj/a.o", request.OutputName);
         Assert.Contains("twice", System.Text.Encoding.UTF8.GetString(request.Preprocessed.Span));
         Assert.DoesNotContain("#include", System.Text.Encoding.UTF8.GetString(request.Preprocessed.Span));
+    }
+
+    [Fact]
+    public async Task DistccHostsListMeansDistccdUnlessAnEntrySaysKiln()
+    {
+        var distcc = CcHarness.Settings(_kiln.Path, _state.Path, "127.0.0.1 127.0.0.1:7005,kiln", fallback: false, hostsSource: "DISTCC_HOSTS");
+        for (var seed = 0; seed < 6; seed++)
+        {
+            var settings = CcHarness.Settings(_kiln.Path, _state.Path, distcc.HostsText, fallback: false, seed: seed, hostsSource: "DISTCC_HOSTS");
+            Assert.Equal(0, (await CcHarness.KilnAsync(settings, _client, "gcc", Words("-c src/a.c -Iinclude"))).ExitCode);
+        }
+
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:3632"), string.Join(", ", _client.Calls));
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:7005"), string.Join(", ", _client.Calls));
+        Assert.Equal(2, _client.Calls.Count);
+
+        var kiln = await CcHarness.KilnAsync(Settings("127.0.0.1"), _client, "gcc", Words("-c src/a.c -Iinclude"));
+        Assert.Equal(0, kiln.ExitCode);
+        Assert.True(_client.Calls.ContainsKey("127.0.0.1:3635"), "a KILN_HOSTS entry without a port is a Kiln node");
     }
 
     private static HostSpec Host(string word) => HostListParser.ParseHost(word, out _)!;
