@@ -7,8 +7,9 @@ public sealed record KilnClientOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(4);
 
     /// <summary>
-    /// Longest wait for any one read or write to make progress, the compile included: 300 s,
-    /// distcc's default <c>DISTCC_IO_TIMEOUT</c>.
+    /// Longest a job's exchange may take once connected, the node's compile included: 300 s, as
+    /// distcc's default <c>DISTCC_IO_TIMEOUT</c> (no bytes flow while a node compiles, so a per-read
+    /// timeout bounds the same thing).
     /// </summary>
     public TimeSpan IoTimeout { get; init; } = TimeSpan.FromSeconds(300);
 

@@ -222,4 +222,47 @@ public sealed class KilnHostileInputTests
         await ProtocolTestKit.AssertServesAsync(node);
         Assert.Equal(1, node.Node.Executor.FreeSlots);
     }
+
+    [Fact]
+    public async Task RefusedJobIsAnsweredBeforeItsInputAndTheConnectionCarriesOn()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+
+        // No INPUT is sent yet: the refusal must come from JOB alone.
+        await peer.SendAsync(RawKilnPeer.Hello(), RawKilnPeer.Job("sh", ["-c", "id"], 1 << 20));
+        await peer.ReadWelcomeAsync();
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out var refused, out _));
+        Assert.Equal(KilnErrorCode.CompilerNotAllowed, refused.Code);
+
+        // Part of the input, then the empty LAST frame that ends an answered job; then the next job.
+        var source = "int seven(void) { return 7; }\n"u8.ToArray();
+        await peer.SendAsync(
+            RawKilnPeer.Input(new byte[1000], last: false), RawKilnPeer.Input([], last: true),
+            RawKilnPeer.Job("gcc", ["-O2"], source.Length), RawKilnPeer.Input(source, last: true));
+        Assert.True(KilnResult.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Result), out var result, out var error), error?.Message);
+        Assert.Equal(0, result.ExitCode);
+        Assert.False(result.Object.IsEmpty);
+        Assert.Equal(0, node.Node.Counters.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task InputThatDoesNotMatchItsDigestIsNotCompiled()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        var sent = "int a(void) { return 1; }\n"u8.ToArray();
+        var claimed = Kiln.Core.Hashing.Digest.FromBytes("int a(void) { return 2; }\n"u8);
+        await peer.SendAsync(RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], sent.Length, digest: claimed), RawKilnPeer.Input(sent, last: true));
+        await peer.ReadWelcomeAsync();
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out var mismatch, out _));
+        Assert.Equal(KilnErrorCode.InputDigestMismatch, mismatch.Code);
+        Assert.Contains(claimed.Hex, mismatch.Message, StringComparison.Ordinal);
+        Assert.Equal(0, node.Node.Counters.CompilesOk);
+
+        // A job error: the same connection compiles the next, honest job.
+        await peer.SendAsync(RawKilnPeer.Job("gcc", ["-O2"], sent.Length, digest: Kiln.Core.Hashing.Digest.FromBytes(sent)), RawKilnPeer.Input(sent, last: true));
+        Assert.True(KilnResult.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Result), out var result, out _));
+        Assert.Equal(0, result.ExitCode);
+    }
 }

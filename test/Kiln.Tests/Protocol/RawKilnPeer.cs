@@ -76,6 +76,15 @@ internal sealed class RawKilnPeer : IAsyncDisposable
         return error;
     }
 
+    /// <summary>Reads one frame that must be of <paramref name="type"/>.</summary>
+    public async Task<byte[]> ReadFrameOfTypeAsync(KilnFrameType type)
+    {
+        var frame = await ReadFrameAsync();
+        Assert.NotNull(frame);
+        Assert.True(frame.Value.Type == type, $"expected {type}, got {frame.Value.Type}");
+        return frame.Value.Payload;
+    }
+
     /// <summary>Reads the reply frames to HELLO: WELCOME.</summary>
     public async Task<KilnWelcome> ReadWelcomeAsync()
     {
@@ -100,9 +109,9 @@ internal sealed class RawKilnPeer : IAsyncDisposable
         return bytes;
     }
 
-    public static byte[] Job(string compiler, IReadOnlyList<string> arguments, long inputSize, SourceLanguage language = SourceLanguage.PreprocessedC)
+    public static byte[] Job(string compiler, IReadOnlyList<string> arguments, long inputSize, SourceLanguage language = SourceLanguage.PreprocessedC, Kiln.Core.Hashing.Digest? digest = null)
     {
-        var job = new KilnJob { InputSize = inputSize, Language = language, Compiler = compiler, Arguments = arguments, SourceName = "raw.c" };
+        var job = new KilnJob { InputSize = inputSize, InputDigest = digest, Language = language, Compiler = compiler, Arguments = arguments, SourceName = "raw.c" };
         var bytes = new byte[job.FrameLength];
         job.WriteFrame(bytes);
         return bytes;
