@@ -14,6 +14,12 @@ if (args.Length > 0 && args[0] == "cc")
     return await CcCommand.RunAsync(args.AsSpan(1).ToArray());
 }
 
+// As a compiler launcher (CMAKE_C_COMPILER_LAUNCHER=kiln): `kiln /usr/bin/cc ARGS` is `kiln cc /usr/bin/cc ARGS`.
+if (args.Length > 0 && args[0].Contains('/') && Masquerade.IsCompilerName(Path.GetFileName(args[0])))
+{
+    return await CcCommand.RunAsync(args);
+}
+
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
     Console.Out.Write(Usage.Text);
