@@ -129,6 +129,20 @@ internal sealed class StoreIndex : IDisposable
         return _lastStamp;
     }
 
+    /// <summary>
+    /// Continues the stamps after the newest one stored, so LRU order holds across restarts even if
+    /// the clock stepped back in between.
+    /// </summary>
+    public void ResumeStamps()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT MAX(last_access) FROM blobs";
+        if (cmd.ExecuteScalar() is long newest)
+        {
+            _lastStamp = Math.Max(_lastStamp, newest);
+        }
+    }
+
     /// <summary>Converts a stamp back to a time.</summary>
     public static DateTimeOffset FromStamp(long stamp) => DateTimeOffset.UnixEpoch.AddTicks(stamp * 10);
 
