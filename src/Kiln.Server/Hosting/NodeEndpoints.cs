@@ -1,3 +1,4 @@
+using Kiln.Core.Cas;
 using Kiln.Server.Compile;
 using Kiln.Server.Metrics;
 using Microsoft.AspNetCore.Builder;
@@ -11,11 +12,13 @@ internal static class NodeEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor) =>
-            Results.Json(Status(options, executor), NodeJsonContext.Default.NodeStatus));
+        app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor, FileContentStore store) =>
+            Results.Json(Status(options, executor, store), NodeJsonContext.Default.NodeStatus));
         app.MapGet("/metrics", (KilnNodeOptions options, CompileExecutor executor) =>
             Results.Text(Metrics(options, executor), PrometheusWriter.ContentType));
         _ = app.Services.GetRequiredService<NodeCounters>();
+        // Opens the store (and recovers it after a crash) before any listener serves a request.
+        _ = app.Services.GetRequiredService<FileContentStore>();
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>
@@ -39,11 +42,11 @@ internal static class NodeEndpoints
             .ToString();
     }
 
-    public static NodeStatus Status(KilnNodeOptions options, CompileExecutor executor)
+    public static NodeStatus Status(KilnNodeOptions options, CompileExecutor executor, FileContentStore? store = null)
     {
         var c = executor.Counters;
         return new NodeStatus(
             options.NodeName, executor.Slots, executor.FreeSlots, c.Running, c.MaxRunning, c.CompilesOk, c.CompilesFailed,
-            c.Refused, c.Busy, c.ProtocolErrors, c.KilnJobs, c.DistccJobs, c.BytesIn, c.BytesOut);
+            c.Refused, c.Busy, c.ProtocolErrors, c.KilnJobs, c.DistccJobs, c.BytesIn, c.BytesOut, store?.GetStatistics());
     }
 }
