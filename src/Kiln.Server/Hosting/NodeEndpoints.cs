@@ -1,3 +1,4 @@
+using Kiln.Server.Cache;
 using Kiln.Server.Compile;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -13,6 +14,9 @@ internal static class NodeEndpoints
         app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor) =>
             Results.Json(Status(options, executor), NodeJsonContext.Default.NodeStatus));
         _ = app.Services.GetRequiredService<NodeCounters>();
+        CcacheEndpoints.Map(app);
+        BazelHttpEndpoints.Map(app);
+        CacheStatsEndpoint.Map(app);
     }
 
     public static NodeStatus Status(KilnNodeOptions options, CompileExecutor executor)

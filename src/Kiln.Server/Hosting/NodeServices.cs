@@ -1,3 +1,4 @@
+using Kiln.Server.Cache;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -9,5 +10,6 @@ internal static class NodeServices
     {
         _ = services;
         _ = options;
+        services.AddSingleton<CacheCounters>();
     }
 }
