@@ -74,7 +74,7 @@ public static class BazelHttpEndpoints
         }
 
         var store = context.RequestServices.GetRequiredService<IContentStore>();
-        var blob = await store.OpenReadAsync(probe, context.RequestAborted).ConfigureAwait(false);
+        var blob = await BlobLookup.OpenByHashAsync(store, probe, context.RequestAborted).ConfigureAwait(false);
         await AnswerReadAsync(context, counters, blob, blob?.Length ?? 0, "no such blob").ConfigureAwait(false);
     }
 
@@ -95,8 +95,12 @@ public static class BazelHttpEndpoints
             return;
         }
 
+        // A present blob is not rewritten, but its upload is still checked: a client that sends
+        // other bytes under its digest hears so, as it would for an absent blob.
         var store = context.RequestServices.GetRequiredService<IContentStore>();
-        var result = await CacheUploads.PutBodyAsync(store, expected, context).ConfigureAwait(false);
+        var result = await store.ContainsAsync(expected, context.RequestAborted).ConfigureAwait(false)
+            ? await CacheUploads.VerifyBodyAsync(expected, context).ConfigureAwait(false)
+            : await CacheUploads.PutBodyAsync(store, expected, context).ConfigureAwait(false);
         if (!result.Ok)
         {
             await CacheUploads.FailureAsync(context, counters, "bazel-cas", hex, result).ConfigureAwait(false);
@@ -180,7 +184,14 @@ public static class BazelHttpEndpoints
             var entry = new ActionEntry(value, references);
             if (!await entries.PutAsync(Namespace, hex, entry, CacheUploads.Writer(context), context.RequestAborted).ConfigureAwait(false))
             {
-                await CacheUploads.RefuseAsync(context, counters, StatusCodes.Status507InsufficientStorage, "the action cache did not take the entry").ConfigureAwait(false);
+                // The action cache takes only entries whose blobs are all present (Bazel uploads
+                // outputs first); an entry it refuses could never be a hit.
+                var missing = await store.FindMissingAsync(references, context.RequestAborted).ConfigureAwait(false);
+                await CacheUploads.RefuseAsync(context, counters,
+                    missing.Count > 0 ? StatusCodes.Status400BadRequest : StatusCodes.Status507InsufficientStorage,
+                    missing.Count > 0
+                        ? $"the ActionResult names {missing.Count} blob(s) this cache lacks (first {missing[0]}); upload them to /cas/ first"
+                        : "the store evicted the ActionResult as soon as it was written; the cache is too small").ConfigureAwait(false);
                 return;
             }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Security.Cryptography;
 using Kiln.Core.Cas;
 using Kiln.Core.Hashing;
 using Microsoft.AspNetCore.Http;
@@ -13,6 +15,9 @@ namespace Kiln.Server.Cache;
 /// </summary>
 internal static partial class CacheUploads
 {
+    /// <summary>Read size when checking an upload of a present blob (the store's copy buffer size).</summary>
+    private const int VerifyBufferSize = 128 * 1024;
+
     /// <summary>Streams the request body into the store, verified against <paramref name="expected"/>, or hashed by the store when null.</summary>
     public static async ValueTask<PutResult> PutBodyAsync(IContentStore store, Digest? expected, HttpContext context)
     {
@@ -36,6 +41,42 @@ internal static partial class CacheUploads
         {
             return BodyFailure(expected, PutStatus.SizeMismatch, "the client closed the connection during the upload");
         }
+    }
+
+    /// <summary>
+    /// Reads the request body of a blob the store already holds, hashing it, without writing it:
+    /// <see cref="PutStatus.AlreadyPresent"/> when it matches <paramref name="expected"/>, else the mismatch.
+    /// </summary>
+    public static async ValueTask<PutResult> VerifyBodyAsync(Digest expected, HttpContext context)
+    {
+        var cancellationToken = context.RequestAborted;
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(VerifyBufferSize);
+        long size = 0;
+        try
+        {
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(0, VerifyBufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                hasher.AppendData(buffer, 0, read);
+                size += read;
+            }
+        }
+        catch (Exception e) when (e is BadHttpRequestException or IOException
+            || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            return BodyFailure(expected, PutStatus.SizeMismatch, e.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var actual = Digest.FromIncremental(hasher, size);
+        return actual == expected
+            ? new PutResult(PutStatus.AlreadyPresent, expected, null)
+            : new PutResult(size == expected.Size ? PutStatus.DigestMismatch : PutStatus.SizeMismatch, expected,
+                $"the {size} bytes sent for blob {expected.Hex} hash to {actual.Hex}; the stored blob is unchanged");
     }
 
     /// <summary>Answers a failed write with its status code and the store's message, and counts it.</summary>

@@ -315,26 +315,33 @@ public abstract class CacheHttpBehaviour : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Bazel_action_result_round_trips_and_needs_its_outputs()
+    public async Task Bazel_action_result_needs_its_outputs_first_and_then_round_trips()
     {
         var output = RandomBytes(7, 2000);
         var outputDigest = Digest.FromBytes(output);
         var actionResult = new ProtoWriter()
             .Message(2, new ProtoWriter().String(1, "bazel-out/k8-fastbuild/bin/app").Message(2, ProtoWriter.Digest(outputDigest)).Varint(4, 1))
+            .Message(6, ProtoWriter.Digest(Digest.Empty))
             .ToArray();
         var actionKey = Digest.FromBytes("an action"u8).Hex;
 
-        using (var put = await _http.PutAsync("/bazel/ac/" + actionKey, Body(actionResult)))
+        // Its output is not in the cache yet: an entry that could never be a hit is refused.
+        using (var early = await _http.PutAsync("/bazel/ac/" + actionKey, Body(actionResult)))
         {
-            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, early.StatusCode);
+            Assert.Contains("upload them to /cas/ first", await early.Content.ReadAsStringAsync());
         }
 
-        // Its output is not in the store yet: the entry is incomplete, so a miss.
         Assert.Null(await GetBytesAsync("/bazel/ac/" + actionKey));
 
         using (var blob = await _http.PutAsync("/bazel/cas/" + outputDigest.Hex, Body(output)))
         {
-            Assert.True(blob.IsSuccessStatusCode);
+            Assert.Equal(HttpStatusCode.Created, blob.StatusCode);
+        }
+
+        using (var put = await _http.PutAsync("/bazel/ac/" + actionKey, Body(actionResult)))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         }
 
         Assert.Equal(actionResult, await GetBytesAsync("/bazel/ac/" + actionKey));

@@ -75,6 +75,12 @@ public sealed class CacheHttpMemoryStoreTests : CacheHttpBehaviour
             .Message(6, ProtoWriter.Digest(Digest.FromBytes("stdout"u8)))
             .ToArray();
         var key = Digest.FromBytes("action"u8).Hex;
+        foreach (var blob in new[] { output, "stdout"u8.ToArray() })
+        {
+            using var cas = await Http.PutAsync("/bazel/cas/" + Digest.FromBytes(blob).Hex, Body(blob));
+            Assert.Equal(HttpStatusCode.Created, cas.StatusCode);
+        }
+
         using var put = await Http.PutAsync("/bazel/ac/" + key, Body(actionResult));
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
 

@@ -3,7 +3,7 @@ using Kiln.Core.Cas;
 
 namespace Kiln.Tests.Cache;
 
-/// <summary>An in-memory <see cref="IActionCache"/> with completeness checking, for front-end tests.</summary>
+/// <summary>An in-memory <see cref="IActionCache"/> with completeness checking on put and get, for front-end tests.</summary>
 internal sealed class MemoryActionCache(IContentStore store) : IActionCache
 {
     private readonly ConcurrentDictionary<(string, string), ActionEntry> _entries = new();
@@ -19,10 +19,17 @@ internal sealed class MemoryActionCache(IContentStore store) : IActionCache
         return missing.Count == 0 ? entry : null;
     }
 
-    public ValueTask<bool> PutAsync(string ns, string key, ActionEntry entry, string writer, CancellationToken cancellationToken)
+    // As SqliteActionCache: an entry whose blobs are not all present is refused.
+    public async ValueTask<bool> PutAsync(string ns, string key, ActionEntry entry, string writer, CancellationToken cancellationToken)
     {
+        var missing = await store.FindMissingAsync([entry.Value, .. entry.References], cancellationToken);
+        if (missing.Count > 0)
+        {
+            return false;
+        }
+
         _entries[(ns, key)] = entry with { Writer = writer, Written = DateTimeOffset.UtcNow };
-        return ValueTask.FromResult(true);
+        return true;
     }
 
     public ValueTask<bool> DeleteAsync(string ns, string key, CancellationToken cancellationToken) =>

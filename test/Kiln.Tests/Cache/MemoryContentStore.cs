@@ -22,10 +22,10 @@ internal sealed class MemoryContentStore : IContentStore
     public int Count => _blobs.Count;
 
     public ValueTask<bool> ContainsAsync(Digest digest, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(_blobs.ContainsKey(digest.Hex));
+        ValueTask.FromResult(digest == Digest.Empty || _blobs.ContainsKey(digest.Hex));
 
     public ValueTask<IReadOnlyList<Digest>> FindMissingAsync(IReadOnlyList<Digest> digests, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<IReadOnlyList<Digest>>(digests.Where(d => !_blobs.ContainsKey(d.Hex)).ToList());
+        ValueTask.FromResult<IReadOnlyList<Digest>>(digests.Where(d => d != Digest.Empty && !_blobs.ContainsKey(d.Hex)).ToList());
 
     public ValueTask<Stream?> OpenReadAsync(Digest digest, CancellationToken cancellationToken) =>
         ValueTask.FromResult<Stream?>(_blobs.TryGetValue(digest.Hex, out var bytes) ? new MemoryStream(bytes, writable: false) : null);
