@@ -10,9 +10,8 @@ public sealed partial class FileContentStore
 
     /// <summary>
     /// Evicts the least recently used blobs until the store is under its cap, never
-    /// <paramref name="keep"/> (the blob just written). Rows go first, in one commit, then the files:
-    /// a crash in between leaves files without rows, which recovery adopts or removes, never a row
-    /// without a file. A reader holding a blob open keeps reading it after its file is unlinked.
+    /// <paramref name="keep"/> (the blob just written). A reader holding a blob open keeps reading it
+    /// after its file is unlinked.
     /// </summary>
     private long EvictLocked(Digest? keep)
     {
@@ -41,22 +40,9 @@ public sealed partial class FileContentStore
                 break;
             }
 
-            _index.Begin();
-            try
-            {
-                foreach (var victim in victims)
-                {
-                    _index.DeleteBlob(victim);
-                }
-
-                _index.Commit();
-            }
-            catch
-            {
-                _index.Rollback();
-                throw;
-            }
-
+            // Files first: on a full disk, removing rows needs room in the write-ahead log, which
+            // only the removed files give back. A crash in between leaves rows without files, which
+            // recovery drops; nobody sees the gap at run time because the gate is held.
             foreach (var victim in victims)
             {
                 TryDelete(BlobPath(victim));
@@ -64,9 +50,41 @@ public sealed partial class FileContentStore
                 _count--;
                 evicted++;
             }
+
+            if (!DeleteRows(victims) && !DeleteRows(victims))
+            {
+                // Still no room for the index: the rows stay, and lookups that check the file
+                // (reads, action cache hits, re-puts) drop them as they meet them.
+                (_count, _bytes) = _index.BlobTotals();
+                break;
+            }
         }
 
         _evictions += evicted;
         return evicted;
+    }
+
+    private bool DeleteRows(List<Digest> victims)
+    {
+        _index.Begin();
+        try
+        {
+            foreach (var victim in victims)
+            {
+                _index.DeleteBlob(victim);
+            }
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (StoreIndex.IsFull(e))
+        {
+            _index.Rollback();
+            return false;
+        }
+        catch
+        {
+            _index.Rollback();
+            throw;
+        }
+
+        return _index.Commit();
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class FileContentStore
                 tempRemoved++;
             }
 
+            _index.ResumeStamps();
             var rows = new Dictionary<Digest, long>();
             foreach (var d in _index.AllBlobs())
             {

@@ -83,20 +83,20 @@ public sealed partial class FileContentStore
         long size = 0;
         try
         {
+            if (expected is { } declared && declared.Size > FreeSpace())
+            {
+                // A blob that cannot fit fails at once, before any of it travels.
+                return new PutResult(PutStatus.NoSpace, declared,
+                    $"no space left on the device holding {Options.Directory} for blob {declared} ({FreeSpace()} bytes free); " +
+                    "nothing was stored and stored blobs are intact");
+            }
+
             FileStream file;
             try
             {
-                // Reserving the expected size up front makes a blob that cannot fit fail at once,
-                // before any of it travels. Unbuffered: the copy buffer is the only buffer, and a
-                // full disk surfaces on the write that hit it, not on a later flush.
-                file = new FileStream(temp, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.Write,
-                    Share = FileShare.None,
-                    BufferSize = 0,
-                    PreallocationSize = expected?.Size ?? 0,
-                });
+                // Unbuffered: the copy buffer is the only buffer, and a full disk surfaces on the
+                // write that hit it, not on a later flush.
+                file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
             }
             catch (IOException e) when (IsDiskFull(e))
             {
@@ -219,6 +219,19 @@ public sealed partial class FileContentStore
         new(PutStatus.NoSpace, expected ?? default,
             $"no space left on the device holding {Options.Directory} after {written} bytes of blob " +
             $"{(expected is { } d ? d.ToString() : "(digest not yet known)")} ({e.Message}); nothing was stored and stored blobs are intact");
+
+    /// <summary>Bytes free for this process on the store's file system (statvfs), or long.MaxValue when unknown.</summary>
+    private long FreeSpace()
+    {
+        try
+        {
+            return new DriveInfo(_tempRoot).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return long.MaxValue;
+        }
+    }
 
     /// <summary>ENOSPC and EDQUOT on Unix; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.</summary>
     internal static bool IsDiskFull(IOException e) =>

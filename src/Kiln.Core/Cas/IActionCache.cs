@@ -13,7 +13,10 @@ public interface IActionCache
     /// <summary>The entry under (<paramref name="ns"/>, <paramref name="key"/>), or null on a miss or an incomplete entry.</summary>
     ValueTask<ActionEntry?> GetAsync(string ns, string key, CancellationToken cancellationToken);
 
-    /// <summary>Stores or replaces an entry; <paramref name="writer"/> records who wrote it.</summary>
+    /// <summary>
+    /// Stores or replaces an entry; <paramref name="writer"/> records who wrote it. False, storing
+    /// nothing, when the entry's value or a referenced blob is absent (put the blobs first).
+    /// </summary>
     ValueTask<bool> PutAsync(string ns, string key, ActionEntry entry, string writer, CancellationToken cancellationToken);
 
     /// <summary>Removes an entry; true when one was there.</summary>

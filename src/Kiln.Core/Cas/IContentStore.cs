@@ -18,9 +18,10 @@ public interface IContentStore
     ValueTask<Stream?> OpenReadAsync(Digest digest, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores <paramref name="content"/> under <paramref name="expected"/>, reading it to its end and
-    /// verifying size and hash. Mismatch, truncation, over-size and a full disk are results, not exceptions,
-    /// and never leave a partial blob or remove one already stored.
+    /// Stores <paramref name="content"/> under <paramref name="expected"/>, reading it to its end (at
+    /// most one byte past the expected size) and verifying size and hash. Mismatch, truncation,
+    /// over-size and a full disk are results, not exceptions, and never leave a partial blob or
+    /// remove one already stored. Exceptions from <paramref name="content"/> itself pass through.
     /// </summary>
     ValueTask<PutResult> PutAsync(Digest expected, Stream content, CancellationToken cancellationToken);
 

@@ -58,8 +58,8 @@ public sealed class SqliteActionCache(FileContentStore store) : IActionCache
 
     /// <summary>
     /// Stores or replaces an entry. Returns false, storing nothing, when the value blob or a
-    /// referenced blob is not in the store: such an entry could never be a hit, so callers put the
-    /// blobs first (as Bazel and ccache do).
+    /// referenced blob is not in the store (such an entry could never be a hit, so callers put the
+    /// blobs first, as Bazel and ccache do) or when the disk is too full to record it.
     /// </summary>
     public ValueTask<bool> PutAsync(string ns, string key, ActionEntry entry, string writer, CancellationToken cancellationToken)
     {
@@ -79,15 +79,21 @@ public sealed class SqliteActionCache(FileContentStore store) : IActionCache
             index.Begin();
             try
             {
-                var stored = IsCompleteLocked(entry, out var bytes);
-                if (stored)
+                if (!IsCompleteLocked(entry, out var bytes))
                 {
-                    index.PutAction(ns, key, entry, writer);
-                    index.Count(ns, hits: 0, misses: 0, puts: 1, bytesWritten: bytes, bytesServed: 0);
+                    index.Commit();
+                    return ValueTask.FromResult(false);
                 }
 
-                index.Commit();
-                return ValueTask.FromResult(stored);
+                index.PutAction(ns, key, entry, writer);
+                index.Count(ns, hits: 0, misses: 0, puts: 1, bytesWritten: bytes, bytesServed: 0);
+                return ValueTask.FromResult(index.Commit());
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException e) when (StoreIndex.IsFull(e))
+            {
+                // No room in the index for the entry: not stored, as when a blob is missing.
+                index.Rollback();
+                return ValueTask.FromResult(false);
             }
             catch
             {

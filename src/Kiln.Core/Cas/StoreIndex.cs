@@ -129,17 +129,45 @@ internal sealed class StoreIndex : IDisposable
         return _lastStamp;
     }
 
+    /// <summary>
+    /// Continues the stamps after the newest one stored, so LRU order holds across restarts even if
+    /// the clock stepped back in between.
+    /// </summary>
+    public void ResumeStamps()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT MAX(last_access) FROM blobs";
+        if (cmd.ExecuteScalar() is long newest)
+        {
+            _lastStamp = Math.Max(_lastStamp, newest);
+        }
+    }
+
     /// <summary>Converts a stamp back to a time.</summary>
     public static DateTimeOffset FromStamp(long stamp) => DateTimeOffset.UnixEpoch.AddTicks(stamp * 10);
 
-    /// <summary>Marks the blob used; false when the index has no such blob (hash and size).</summary>
+    /// <summary>
+    /// Marks the blob used; false when the index has no such blob (hash and size). On a full disk the
+    /// access time stays as it was and the answer comes from a read: reads keep working when the
+    /// disk is full.
+    /// </summary>
     public bool TouchBlob(Digest digest)
     {
         _touchBlob.Parameters[0].Value = NextStamp();
         _touchBlob.Parameters[1].Value = digest.HashBytes();
         _touchBlob.Parameters[2].Value = digest.Size;
-        return _touchBlob.ExecuteNonQuery() > 0;
+        try
+        {
+            return _touchBlob.ExecuteNonQuery() > 0;
+        }
+        catch (SqliteException e) when (IsFull(e))
+        {
+            return BlobSize(digest) == digest.Size;
+        }
     }
+
+    /// <summary>SQLITE_FULL: the disk (or the database's page limit) is full.</summary>
+    public static bool IsFull(SqliteException e) => e.SqliteErrorCode == 13;
 
     /// <summary>The recorded size of the blob with this hash, or -1.</summary>
     public long BlobSize(Digest digest)
@@ -207,8 +235,28 @@ internal sealed class StoreIndex : IDisposable
     /// </summary>
     public void Begin() => Execute(_db, "BEGIN IMMEDIATE");
 
-    /// <summary>Commits the transaction <see cref="Begin"/> started.</summary>
-    public void Commit() => Execute(_db, "COMMIT");
+    /// <summary>
+    /// Commits the transaction <see cref="Begin"/> started. False when it could not be kept: the disk
+    /// is full (it is rolled back), or SQLite already rolled it back after a full-disk error.
+    /// </summary>
+    public bool Commit()
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(_db.Handle) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            Execute(_db, "COMMIT");
+            return true;
+        }
+        catch (SqliteException e) when (IsFull(e))
+        {
+            Rollback();
+            return false;
+        }
+    }
 
     /// <summary>Abandons the transaction <see cref="Begin"/> started, if one is open.</summary>
     public void Rollback()
@@ -262,7 +310,7 @@ internal sealed class StoreIndex : IDisposable
         return _deleteAction.ExecuteNonQuery() > 0;
     }
 
-    /// <summary>Adds to a namespace's counters.</summary>
+    /// <summary>Adds to a namespace's counters (best effort: skipped when the disk is full).</summary>
     public void Count(string ns, long hits, long misses, long puts, long bytesWritten, long bytesServed)
     {
         _count.Parameters[0].Value = ns;
@@ -271,7 +319,13 @@ internal sealed class StoreIndex : IDisposable
         _count.Parameters[3].Value = puts;
         _count.Parameters[4].Value = bytesWritten;
         _count.Parameters[5].Value = bytesServed;
-        _count.ExecuteNonQuery();
+        try
+        {
+            _count.ExecuteNonQuery();
+        }
+        catch (SqliteException e) when (IsFull(e))
+        {
+        }
     }
 
     /// <summary>Every namespace's counters and entry count, ordered by namespace.</summary>

@@ -46,6 +46,10 @@ public sealed class FileContentStoreTests : IDisposable
         Assert.Equal(PutStatus.Stored, put.Status);
         Assert.Equal(Digest.FromBytes(bytes), put.Digest);
         Assert.Equal(bytes, await ReadAsync(store, put.Digest));
+        var again = await store.PutAsync(new MemoryStream(bytes), CancellationToken.None);
+        Assert.Equal(PutStatus.AlreadyPresent, again.Status);
+        Assert.Equal(put.Digest, again.Digest);
+        Assert.Empty(TempFiles(_dir.Path));
     }
 
     [Fact]
@@ -325,6 +329,29 @@ public sealed class FileContentStoreTests : IDisposable
             Assert.Equal(1, store.Recovery.BlobsEvicted);
             Assert.Equal([b], await store.FindMissingAsync([a, b], CancellationToken.None));
             Assert.Equal(Bytes(60, 5000), await ReadAsync(store, a));
+        }
+    }
+
+    [Fact]
+    public async Task LeastRecentlyUsedOrderHoldsAcrossARestartWhoseClockSteppedBack()
+    {
+        Digest a, b;
+        var late = new ManualClock(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using (var store = FileContentStore.Open(new ContentStoreOptions { Directory = _dir.Path, CapacityBytes = 10_000, TimeProvider = late }))
+        {
+            a = await PutAsync(store, Bytes(70, 4000));
+            b = await PutAsync(store, Bytes(71, 4000));
+        }
+
+        var early = new ManualClock(new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using (var store = FileContentStore.Open(new ContentStoreOptions { Directory = _dir.Path, CapacityBytes = 10_000, TimeProvider = early }))
+        {
+            var c = await PutAsync(store, Bytes(72, 3000)); // 11 000: a goes
+            var d = await PutAsync(store, Bytes(73, 1000));
+            var e = await PutAsync(store, Bytes(74, 3000)); // 11 000: b, written before the restart, goes before c and d
+
+            Assert.Equal([a, b], await store.FindMissingAsync([a, b, c, d, e], CancellationToken.None));
+            Assert.True(store.LastAccess(c) > new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
         }
     }
 }
