@@ -1,4 +1,5 @@
 using Kiln.Core.Cas;
+using Kiln.Server.Cache;
 using Kiln.Server.Compile;
 using Kiln.Server.Metrics;
 using Microsoft.AspNetCore.Builder;
@@ -19,6 +20,9 @@ internal static class NodeEndpoints
         _ = app.Services.GetRequiredService<NodeCounters>();
         // Opens the store (and recovers it after a crash) before any listener serves a request.
         _ = app.Services.GetRequiredService<FileContentStore>();
+        CcacheEndpoints.Map(app);
+        BazelHttpEndpoints.Map(app);
+        CacheStatsEndpoint.Map(app);
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>

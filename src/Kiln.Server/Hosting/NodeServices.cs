@@ -1,4 +1,5 @@
 using Kiln.Core.Cas;
+using Kiln.Server.Cache;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -19,5 +20,6 @@ internal static class NodeServices
         services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<FileContentStore>());
         services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
         services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
+        services.AddSingleton<CacheCounters>();
     }
 }
