@@ -13,6 +13,7 @@ internal static class NodeEndpoints
         app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor) =>
             Results.Json(Status(options, executor), NodeJsonContext.Default.NodeStatus));
         _ = app.Services.GetRequiredService<NodeCounters>();
+        Grpc.GrpcEndpoints.Map(app);
     }
 
     public static NodeStatus Status(KilnNodeOptions options, CompileExecutor executor)
