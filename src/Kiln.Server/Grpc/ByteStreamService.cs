@@ -129,7 +129,14 @@ internal sealed class ByteStreamService(IContentStore store)
         PutResult put;
         await using (content.ConfigureAwait(false))
         {
-            put = await store.PutAsync(digest, content, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                put = await store.PutAsync(digest, content, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException) when (!content.Error.IsOk)
+            {
+                return content.Error;
+            }
         }
 
         if (!content.Error.IsOk)
@@ -139,7 +146,8 @@ internal sealed class ByteStreamService(IContentStore store)
 
         if (!content.Finished)
         {
-            return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"the Write stream ended after {content.Received} bytes without finish_write");
+            // The store reads its stream to the end, which ends in finish_write or an error; this is a guard.
+            return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"the Write stream stopped after {content.Received} bytes without finish_write");
         }
 
         var status = RequestChecks.FromPut(put, digest);

@@ -5,8 +5,9 @@ namespace Kiln.Server.Grpc;
 /// <summary>
 /// The data of a ByteStream.Write call as a read-only stream, so the store verifies and writes it
 /// while it arrives. It checks each request as it goes (resource name unchanged or empty, offsets
-/// contiguous, nothing after <c>finish_write</c>); a broken request ends the stream early and is kept
-/// in <see cref="Error"/>, so the store sees a short blob and keeps nothing.
+/// contiguous, no more data than the digest's size, <c>finish_write</c> before the end). A broken
+/// request is kept in <see cref="Error"/> and fails the read with an IOException, as a dropped
+/// connection does, so the store keeps nothing, even when the bytes so far were complete.
 /// </summary>
 internal sealed class WriteRequestStream : Stream
 {
@@ -53,7 +54,12 @@ internal sealed class WriteRequestStream : Stream
     {
         while (_pending.IsEmpty)
         {
-            if (_finished || !Error.IsOk)
+            if (!Error.IsOk)
+            {
+                throw new IOException($"the Write request stream is broken: {Error}");
+            }
+
+            if (_finished)
             {
                 return 0;
             }
@@ -64,13 +70,13 @@ internal sealed class WriteRequestStream : Stream
                 if (request.ResourceName.Length > 0 && request.ResourceName != _resourceName)
                 {
                     Error = GrpcStatus.Of(GrpcStatusCode.InvalidArgument, "resource_name changed within one Write call");
-                    return 0;
+                    continue;
                 }
 
                 if (request.WriteOffset != _received)
                 {
                     Error = GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"write_offset is {request.WriteOffset}, expected {_received}");
-                    return 0;
+                    continue;
                 }
 
                 Accept(request);
@@ -80,7 +86,6 @@ internal sealed class WriteRequestStream : Stream
                 Error = next.IsEnd
                     ? GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"the Write stream ended after {_received} bytes without finish_write")
                     : next.Status;
-                return 0;
             }
         }
 
