@@ -20,6 +20,7 @@ internal static class ServeCommand
                               protocol has no authentication, so only --allow networks are served)
           --allow CIDR        network allowed on the distcc listener (repeatable; default loopback only)
           --slots N           compile slots (default: the number of cores)
+          --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --name NAME         node name in logs and discovery (default: the host name)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
 
@@ -85,6 +86,15 @@ internal static class ServeCommand
                         }
 
                         options.Slots = slots;
+                        break;
+                    case "--cache-size":
+                        var size = Value();
+                        if (!ByteSize.TryParse(size, out var cacheBytes) || cacheBytes < 1 << 20)
+                        {
+                            throw new UsageException($"--cache-size {size}: expected a size of at least 1M, such as 500M or 10G");
+                        }
+
+                        options.CacheSizeBytes = cacheBytes;
                         break;
                     case "--name":
                         options.NodeName = Value();

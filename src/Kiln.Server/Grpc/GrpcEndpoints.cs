@@ -27,12 +27,10 @@ internal static class GrpcEndpoints
         var listeners = app.Services.GetRequiredService<NodeListeners>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Kiln.Server.Grpc");
 
-        // The store is resolved on first use, so the listener starts (and answers capabilities)
-        // without touching the data directory.
-        var cas = new Lazy<ContentStorageService>(() => new ContentStorageService(app.Services.GetRequiredService<IContentStore>()));
-        var actionCache = new Lazy<ActionCacheService>(() => new ActionCacheService(
-            app.Services.GetRequiredService<IContentStore>(), app.Services.GetRequiredService<IActionCache>()));
-        var byteStream = new Lazy<ByteStreamService>(() => new ByteStreamService(app.Services.GetRequiredService<IContentStore>()));
+        var store = app.Services.GetRequiredService<IContentStore>();
+        var cas = new ContentStorageService(store);
+        var actionCache = new ActionCacheService(store, app.Services.GetRequiredService<IActionCache>());
+        var byteStream = new ByteStreamService(store);
 
         app.Use(async (context, next) =>
         {
@@ -56,14 +54,14 @@ internal static class GrpcEndpoints
         });
 
         Route(app, CapabilitiesService.GetCapabilitiesPath, CapabilitiesService.GetCapabilitiesAsync, logger);
-        Route(app, ActionCacheService.GetActionResultPath, (c, t) => actionCache.Value.GetActionResultAsync(c, t), logger);
-        Route(app, ActionCacheService.UpdateActionResultPath, (c, t) => actionCache.Value.UpdateActionResultAsync(c, t), logger);
-        Route(app, ContentStorageService.FindMissingBlobsPath, (c, t) => cas.Value.FindMissingBlobsAsync(c, t), logger);
-        Route(app, ContentStorageService.BatchUpdateBlobsPath, (c, t) => cas.Value.BatchUpdateBlobsAsync(c, t), logger);
-        Route(app, ContentStorageService.BatchReadBlobsPath, (c, t) => cas.Value.BatchReadBlobsAsync(c, t), logger);
-        Route(app, ByteStreamService.ReadPath, (c, t) => byteStream.Value.ReadAsync(c, t), logger);
-        Route(app, ByteStreamService.WritePath, (c, t) => byteStream.Value.WriteAsync(c, t), logger);
-        Route(app, ByteStreamService.QueryWriteStatusPath, (c, t) => byteStream.Value.QueryWriteStatusAsync(c, t), logger);
+        Route(app, ActionCacheService.GetActionResultPath, (c, t) => actionCache.GetActionResultAsync(c, t), logger);
+        Route(app, ActionCacheService.UpdateActionResultPath, (c, t) => actionCache.UpdateActionResultAsync(c, t), logger);
+        Route(app, ContentStorageService.FindMissingBlobsPath, (c, t) => cas.FindMissingBlobsAsync(c, t), logger);
+        Route(app, ContentStorageService.BatchUpdateBlobsPath, (c, t) => cas.BatchUpdateBlobsAsync(c, t), logger);
+        Route(app, ContentStorageService.BatchReadBlobsPath, (c, t) => cas.BatchReadBlobsAsync(c, t), logger);
+        Route(app, ByteStreamService.ReadPath, (c, t) => byteStream.ReadAsync(c, t), logger);
+        Route(app, ByteStreamService.WritePath, (c, t) => byteStream.WriteAsync(c, t), logger);
+        Route(app, ByteStreamService.QueryWriteStatusPath, (c, t) => byteStream.QueryWriteStatusAsync(c, t), logger);
     }
 
     private static void Route(WebApplication app, string path, Func<GrpcCall, CancellationToken, ValueTask<GrpcStatus>> method, ILogger logger) =>

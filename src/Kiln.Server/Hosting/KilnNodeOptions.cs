@@ -26,6 +26,9 @@ public sealed class KilnNodeOptions
     /// <summary>Compile slots (default: the number of cores).</summary>
     public int Slots { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>The cache's size cap in bytes (blobs beyond it are evicted, least recently used first).</summary>
+    public long CacheSizeBytes { get; set; } = Kiln.Core.Cas.ContentStoreOptions.DefaultCapacityBytes;
+
     /// <summary>A name for this node in logs and discovery.</summary>
     public string NodeName { get; set; } = Environment.MachineName;
 

@@ -1,3 +1,4 @@
+using Kiln.Core.Cas;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -7,7 +8,14 @@ internal static class NodeServices
 {
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
-        _ = services;
-        _ = options;
+        // The store every front end shares; the host disposes it when the node stops.
+        services.AddSingleton(_ => FileContentStore.Open(new ContentStoreOptions
+        {
+            Directory = options.DataDirectory,
+            CapacityBytes = options.CacheSizeBytes,
+        }));
+        services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<FileContentStore>());
+        services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
+        services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
     }
 }

@@ -1,8 +1,9 @@
 using System.Text.Json.Serialization;
+using Kiln.Core.Cas;
 
 namespace Kiln.Server.Hosting;
 
-/// <summary>The node's state as <c>/api/stats</c> returns it.</summary>
+/// <summary>The node's state as <c>/api/stats</c> returns it; <paramref name="Cache"/> is the store's size and counters.</summary>
 public sealed record NodeStatus(
     string Node,
     int Slots,
@@ -17,7 +18,8 @@ public sealed record NodeStatus(
     long KilnJobs,
     long DistccJobs,
     long BytesIn,
-    long BytesOut);
+    long BytesOut,
+    StoreStatistics? Cache = null);
 
 /// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
