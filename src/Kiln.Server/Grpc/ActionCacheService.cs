@@ -23,6 +23,9 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
     /// <summary>The full path of UpdateActionResult.</summary>
     public const string UpdateActionResultPath = "/build.bazel.remote.execution.v2.ActionCache/UpdateActionResult";
 
+    /// <summary>The longest instance name served (the action cache key holds it and the hash).</summary>
+    public const int MaxInstanceNameLength = 512;
+
     /// <summary>The action cache key of an action digest within an instance (the bare hash for the default instance).</summary>
     public static string Key(string instance, Digest action) => instance.Length == 0 ? action.Hex : $"{instance}/{action.Hex}";
 
@@ -44,6 +47,11 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
         if (!DigestMessages.TryParse(request.ActionDigest, out var action))
         {
             return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"action digest '{DigestMessages.Describe(request.ActionDigest)}' is not a SHA-256 digest");
+        }
+
+        if (request.InstanceName.Length > MaxInstanceNameLength)
+        {
+            return LongInstanceName(request.InstanceName);
         }
 
         var entry = await actionCache.GetAsync(Namespace, Key(request.InstanceName, action), cancellationToken).ConfigureAwait(false);
@@ -100,6 +108,11 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
             return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"action digest '{DigestMessages.Describe(request.ActionDigest)}' is not a SHA-256 digest");
         }
 
+        if (request.InstanceName.Length > MaxInstanceNameLength)
+        {
+            return LongInstanceName(request.InstanceName);
+        }
+
         if (request.ActionResult is not { } result)
         {
             return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, "the request has no action_result");
@@ -113,6 +126,11 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
         }
 
         references.Remove(Digest.Empty);
+        if (references.Count > SqliteActionCache.MaxReferences)
+        {
+            return GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"the action result names {references.Count} blobs, above {SqliteActionCache.MaxReferences}");
+        }
+
         var referenceList = new List<Digest>(references);
         if (referenceList.Count > 0)
         {
@@ -265,6 +283,9 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
 
     private static GrpcStatus Invalid(string what, ProtoDigest? message) =>
         GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"{what} has digest '{DigestMessages.Describe(message)}', not a SHA-256 digest");
+
+    private static GrpcStatus LongInstanceName(string instance) =>
+        GrpcStatus.Of(GrpcStatusCode.InvalidArgument, $"instance name of {instance.Length} characters is longer than {MaxInstanceNameLength}");
 
     private static GrpcStatus NotFound(Digest action) =>
         GrpcStatus.Of(GrpcStatusCode.NotFound, $"no action result for {action}");
