@@ -23,6 +23,7 @@ internal static class NodeEndpoints
         CcacheEndpoints.Map(app);
         BazelHttpEndpoints.Map(app);
         CacheStatsEndpoint.Map(app);
+        Grpc.GrpcEndpoints.Map(app);
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>
