@@ -1,5 +1,6 @@
 using Kiln.Cli;
 using Kiln.Cli.Cc;
+using Kiln.Cli.Hosts;
 using Kiln.Cli.Serve;
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
@@ -24,6 +25,8 @@ switch (args[0])
 {
     case "serve":
         return await ServeCommand.RunAsync(args.AsSpan(1).ToArray());
+    case "hosts":
+        return await HostsCommand.RunAsync(args.AsSpan(1).ToArray());
     case "version" or "--version":
         Console.Out.WriteLine($"kiln {Usage.Version}");
         return 0;

@@ -16,6 +16,8 @@ internal static class Usage
 
         Run a node:
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
+          kiln hosts [--browse]        list the hosts of KILN_HOSTS and, with +zeroconf or --browse,
+                                       the Kiln nodes and distccds announced by DNS-SD
 
         Environment:
           KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...

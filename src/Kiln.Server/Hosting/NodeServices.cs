@@ -1,3 +1,4 @@
+using Kiln.Server.Discovery;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -7,7 +8,9 @@ internal static class NodeServices
 {
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
-        _ = services;
-        _ = options;
+        if (options.Zeroconf)
+        {
+            services.AddHostedService<ZeroconfAnnouncer>();
+        }
     }
 }
