@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 using Kiln.Core.Discovery;
 
 namespace Kiln.Server.Discovery;
@@ -52,7 +51,7 @@ public static class NodeAdvertisement
             new("txtvers", "1"),
             new("cpus", Environment.ProcessorCount.ToString(invariant)),
             new("jobs", slots.ToString(invariant)),
-            new("distcc", "kiln-" + KilnVersion),
+            new("distcc", "kiln"),
             new("gnuhost", compilers.Machine),
             new("cc_version", compilers.Version),
             new("cc_machine", compilers.Machine),
@@ -62,7 +61,4 @@ public static class NodeAdvertisement
         };
         return [kiln, distcc];
     }
-
-    private static string KilnVersion =>
-        typeof(NodeAdvertisement).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 }
