@@ -49,8 +49,14 @@ public sealed class DiscoveryLoopbackTests
         Assert.Equal(
             new Dictionary<string, string>
             {
-                ["txtvers"] = "1", ["node"] = name, ["slots"] = "3", ["free"] = "3", ["targets"] = string.Join(',', facts.Targets),
-                ["cc_version"] = facts.Version, ["protocols"] = "kiln,distcc", ["cache"] = "1",
+                ["txtvers"] = "1",
+                ["node"] = name,
+                ["slots"] = "3",
+                ["free"] = "3",
+                ["targets"] = string.Join(',', facts.Targets),
+                ["cc_version"] = facts.Version,
+                ["protocols"] = "kiln,distcc",
+                ["cache"] = "1",
             },
             kiln.Attributes.ToDictionary());
 
@@ -59,8 +65,13 @@ public sealed class DiscoveryLoopbackTests
         Assert.Equal(
             new Dictionary<string, string>
             {
-                ["txtvers"] = "1", ["cpus"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["jobs"] = "3",
-                ["distcc"] = "kiln", ["gnuhost"] = facts.Machine, ["cc_version"] = facts.Version, ["cc_machine"] = facts.Machine,
+                ["txtvers"] = "1",
+                ["cpus"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["jobs"] = "3",
+                ["distcc"] = "kiln",
+                ["gnuhost"] = facts.Machine,
+                ["cc_version"] = facts.Version,
+                ["cc_machine"] = facts.Machine,
             },
             distcc.Attributes.ToDictionary());
 

@@ -90,7 +90,7 @@ public sealed class DnsCodecTests
 
         var expected = Convert.FromHexString(string.Concat(
             "000084000000000100000000",
-            "056e6f646531056c6f63616c00", "002f", "8001", "00000078", "0011",
+            "056e6f646531056c6f63616c00", "002f", "8001", "00000078", "0013",
             "056e6f646531056c6f63616c00", // next name, not compressed
             "0004", "40000008")); // window 0, 4 bytes: bit 1 (A), bit 28 (AAAA)
         Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(bytes));
