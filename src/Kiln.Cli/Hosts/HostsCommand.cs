@@ -22,6 +22,9 @@ internal static class HostsCommand
           --interface ADDR    IPv4 interface address to query on (repeatable; default: every
                               interface that is up and can multicast, else loopback)
           --timeout MS        how long to collect answers (default 800)
+          --seed HOST:PORT    a node's HTTP address to ask for the nodes it knows (GET /api/nodes:
+                              itself and the peers it found by DNS-SD); repeatable, and
+                              KILN_SEEDS="HOST:PORT ..." adds more. For networks without multicast.
 
         Output: one line per host: source, protocol, name, address:port, then key=value attributes.
 
@@ -32,6 +35,7 @@ internal static class HostsCommand
         var browse = false;
         var interfaces = new List<IPAddress>();
         var duration = ServiceBrowser.DefaultDuration;
+        var seeds = (Environment.GetEnvironmentVariable("KILN_SEEDS") ?? "").Split([' ', ',', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).ToList();
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -50,6 +54,10 @@ internal static class HostsCommand
                     break;
                 case "--timeout" when value is not null && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms is > 0 and <= 60_000:
                     duration = TimeSpan.FromMilliseconds(ms);
+                    i++;
+                    break;
+                case "--seed" when value is not null:
+                    seeds.Add(value);
                     i++;
                     break;
                 default:
@@ -96,6 +104,22 @@ internal static class HostsCommand
                 var protocol = service.ServiceType.StartsWith("_kiln.", StringComparison.Ordinal) ? "kiln" : "distcc";
                 var attributes = string.Join(' ', service.Attributes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
                 output.Append(CultureInfo.InvariantCulture, $"zeroconf\t{protocol}\t{service.Instance}\t{service.Address}:{service.Port}\t{attributes}\n");
+            }
+        }
+
+        foreach (var seed in seeds)
+        {
+            var nodes = await SeedClient.AskAsync(seed, TimeSpan.FromSeconds(3), CancellationToken.None);
+            if (nodes.Error is not null)
+            {
+                Console.Error.WriteLine($"kiln hosts: seed {seed}: {nodes.Error}");
+                continue;
+            }
+
+            foreach (var node in nodes.Nodes)
+            {
+                var attributes = string.Join(' ', node.Attributes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+                output.Append(CultureInfo.InvariantCulture, $"seed\tkiln\t{node.Name}\t{node.Address}:{node.Port}\tsource={node.Source} {attributes}\n");
             }
         }
 

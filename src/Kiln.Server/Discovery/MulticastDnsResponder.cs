@@ -25,6 +25,7 @@ public sealed partial class MulticastDnsResponder
     private volatile int _suffix = 1;
     private volatile bool _conflict;
     private volatile bool _answering;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
     /// A responder on the interface holding <paramref name="address"/>, for host <c>hostLabel.local</c>.
@@ -43,6 +44,9 @@ public sealed partial class MulticastDnsResponder
 
     /// <summary>True once probing is over and the responder answers queries.</summary>
     public bool Answering => _answering;
+
+    /// <summary>Completes when the responder answers queries, or has given up (no socket, or stopped before).</summary>
+    public Task Ready => _ready.Task;
 
     /// <summary>The records announced now: shared PTRs, the instances' SRV and TXT, and the host's A record.</summary>
     public IReadOnlyList<DnsRecord> Records()
@@ -69,6 +73,7 @@ public sealed partial class MulticastDnsResponder
         catch (SocketException e)
         {
             LogSocketFailed(_address, e.Message);
+            _ready.TrySetResult();
             return;
         }
 
@@ -80,6 +85,7 @@ public sealed partial class MulticastDnsResponder
             {
                 await ProbeAsync(socket, cancellationToken).ConfigureAwait(false);
                 _answering = true;
+                _ready.TrySetResult();
                 LogAnnouncing(_address, HostName);
                 foreach (var delay in AnnounceDelays)
                 {
@@ -93,6 +99,7 @@ public sealed partial class MulticastDnsResponder
             {
             }
 
+            _ready.TrySetResult();
             if (_answering)
             {
                 Send(socket, Announcement([.. Records().Select(r => r with { Ttl = 0 })]), MulticastDns.GroupEndPoint);

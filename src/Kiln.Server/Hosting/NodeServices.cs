@@ -8,6 +8,7 @@ internal static class NodeServices
 {
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
+        services.AddSingleton<PeerDirectory>();
         if (options.Zeroconf)
         {
             services.AddHostedService<ZeroconfAnnouncer>();
