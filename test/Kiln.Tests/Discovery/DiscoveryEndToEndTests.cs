@@ -16,7 +16,7 @@ namespace Kiln.Tests.Discovery;
 public sealed class DiscoveryEndToEndTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Avahi_sees_Kiln_nodes_and_Kiln_sees_Avahi_services()
+    public async Task Avahi_and_distcc_find_Kiln_nodes_and_Kiln_finds_Avahi_services()
     {
         var (lab, reason) = await NamespaceLab.TryCreateAsync(3);
         if (lab is null)
@@ -92,7 +92,25 @@ public sealed class DiscoveryEndToEndTests(ITestOutputHelper output)
                 Assert.Contains($"jobs={i + 1}", distcc[4]);
             }
 
-            // 3. A node stopped with SIGTERM says goodbye: Avahi drops it at once instead of caching it for its TTL.
+            // 3. A stock distcc client with +zeroconf (built with Avahi) browses the subtype of its own
+            //    cc (x86_64-linux-gnu, 12) and gets both Kiln nodes; the avahi-published distccd has no
+            //    subtype, so it is not listed. Its background browser runs in a private pid namespace
+            //    that dies with the client.
+            var home = Path.Combine(lab.WorkDirectory, "home");
+            Directory.CreateDirectory(home);
+            string shown = "";
+            await NamespaceLab.WaitAsync(async () =>
+            {
+                shown = (await lab.InAvahiAsync(avahi, "env", "HOME=" + home, "DISTCC_HOSTS=+zeroconf", "unshare", "--pid", "--fork", "distcc", "--show-hosts")).Stdout;
+                return shown.Contains($"{lab.Address(1)}:3632", StringComparison.Ordinal) && shown.Contains($"{lab.Address(2)}:3632", StringComparison.Ordinal);
+            }, "distcc +zeroconf to list both Kiln nodes", TimeSpan.FromSeconds(30));
+            output.WriteLine(shown);
+            var distccHosts = shown.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.Contains($"{lab.Address(1)}:3632/2", distccHosts);
+            Assert.Contains($"{lab.Address(2)}:3632/3", distccHosts);
+            Assert.DoesNotContain(distccHosts, h => h.StartsWith(lab.Address(3), StringComparison.Ordinal));
+
+            // 4. A node stopped with SIGTERM says goodbye: Avahi drops it at once instead of caching it for its TTL.
             await lab.TerminateAsync(nodes[2]);
             await NamespaceLab.WaitAsync(async () =>
             {
