@@ -27,6 +27,10 @@ switch (args[0])
         return await ServeCommand.RunAsync(args.AsSpan(1).ToArray());
     case "hosts":
         return await HostsCommand.RunAsync(args.AsSpan(1).ToArray());
+    case "key":
+        return Kiln.Cli.Trust.KeyCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "trust":
+        return Kiln.Cli.Trust.TrustCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "version" or "--version":
         Console.Out.WriteLine($"kiln {Usage.Version}");
         return 0;

@@ -19,6 +19,11 @@ internal static class Usage
           kiln hosts [--browse]        list the hosts of KILN_HOSTS and, with +zeroconf or --browse,
                                        the Kiln nodes and distccds announced by DNS-SD
 
+        Trust:
+          kiln key new | show          this user's Ed25519 signing key
+          kiln trust add | list | retire | revoke | remove
+                                       the keys whose attestations count, grouped by owner
+
         Environment:
           KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...
                           localhost = compile here; host:3632 or ,distcc/,lzo/,cpp = a distccd;

@@ -1,4 +1,5 @@
 using Kiln.Server.Compile;
+using Kiln.Server.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,30 @@ internal static class NodeEndpoints
     {
         app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor) =>
             Results.Json(Status(options, executor), NodeJsonContext.Default.NodeStatus));
+        app.MapGet("/metrics", (KilnNodeOptions options, CompileExecutor executor) =>
+            Results.Text(Metrics(options, executor), PrometheusWriter.ContentType));
         _ = app.Services.GetRequiredService<NodeCounters>();
+    }
+
+    /// <summary>The node's metrics in Prometheus' text format.</summary>
+    public static string Metrics(KilnNodeOptions options, CompileExecutor executor)
+    {
+        var c = executor.Counters;
+        var node = ("node", options.NodeName);
+        return new PrometheusWriter()
+            .Gauge("kiln_slots", "Compile slots of the node.", executor.Slots, node)
+            .Gauge("kiln_slots_free", "Compile slots free now.", executor.FreeSlots, node)
+            .Gauge("kiln_jobs_running", "Compiles running now.", c.Running, node)
+            .Counter("kiln_compiles_total", "Compiles run, by outcome.", c.CompilesOk, node, ("outcome", "ok"))
+            .Counter("kiln_compiles_total", "Compiles run, by outcome.", c.CompilesFailed, node, ("outcome", "error"))
+            .Counter("kiln_jobs_total", "Jobs received, by front end.", c.KilnJobs, node, ("frontend", "kiln"))
+            .Counter("kiln_jobs_total", "Jobs received, by front end.", c.DistccJobs, node, ("frontend", "distcc"))
+            .Counter("kiln_jobs_refused_total", "Jobs refused (allow-list, arguments, size).", c.Refused, node)
+            .Counter("kiln_jobs_busy_total", "Jobs answered BUSY.", c.Busy, node)
+            .Counter("kiln_protocol_errors_total", "Connections closed for a malformed frame.", c.ProtocolErrors, node)
+            .Counter("kiln_job_bytes_in_total", "Bytes of job input received.", c.BytesIn, node)
+            .Counter("kiln_job_bytes_out_total", "Bytes of job output sent.", c.BytesOut, node)
+            .ToString();
     }
 
     public static NodeStatus Status(KilnNodeOptions options, CompileExecutor executor)
