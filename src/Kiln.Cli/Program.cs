@@ -1,6 +1,7 @@
 using Kiln.Cli;
 using Kiln.Cli.Cc;
 using Kiln.Cli.Debug;
+using Kiln.Cli.Hosts;
 using Kiln.Cli.Serve;
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
@@ -31,6 +32,8 @@ switch (args[0])
 {
     case "serve":
         return await ServeCommand.RunAsync(args.AsSpan(1).ToArray());
+    case "hosts":
+        return await HostsCommand.RunAsync(args.AsSpan(1).ToArray());
     case "key":
         return Kiln.Cli.Trust.KeyCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "trust":

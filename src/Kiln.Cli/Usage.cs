@@ -17,6 +17,8 @@ internal static class Usage
 
         Run a node:
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
+          kiln hosts [--browse]        list the hosts of KILN_HOSTS and, with +zeroconf or --browse,
+                                       the Kiln nodes and distccds announced by DNS-SD
 
         Trust:
           kiln key new | show          this user's Ed25519 signing key

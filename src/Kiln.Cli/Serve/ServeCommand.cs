@@ -23,6 +23,11 @@ internal static class ServeCommand
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --name NAME         node name in logs and discovery (default: the host name)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
+          --zeroconf          announce the node by DNS-SD over multicast DNS: _kiln._tcp, and
+                              _distcc._tcp when --distcc is on (found by 'kiln hosts --browse',
+                              avahi-browse, and distcc's +zeroconf)
+          --advertise ADDR    IPv4 interface address to announce on (repeatable; default: every
+                              interface that is up and can multicast)
 
         A bare port (--distcc 3632) listens on 127.0.0.1.
 
@@ -102,6 +107,19 @@ internal static class ServeCommand
                     case "--stdio":
                         options.Stdio = true;
                         break;
+                    case "--zeroconf":
+                        options.Zeroconf = true;
+                        break;
+                    case "--advertise":
+                        var address = Value();
+                        if (!IPAddress.TryParse(address, out var advertise) || advertise.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+                        {
+                            throw new UsageException($"--advertise {address}: not an IPv4 address");
+                        }
+
+                        options.Zeroconf = true;
+                        options.Advertise.Add(advertise);
+                        break;
                     default:
                         throw new UsageException($"unknown option '{a}'. Run 'kiln serve --help' for the options.");
                 }
@@ -142,6 +160,11 @@ internal static class ServeCommand
             if (node.GrpcEndPoint is not null)
             {
                 Console.Error.WriteLine($"  grpc (h2c)     {node.GrpcEndPoint}");
+            }
+
+            if (options.Zeroconf)
+            {
+                Console.Error.WriteLine($"  zeroconf       _kiln._tcp{(node.DistccEndPoint is null ? "" : " and _distcc._tcp")} as '{options.NodeName}' on {(options.Advertise.Count > 0 ? string.Join(", ", options.Advertise) : "every multicast interface")}");
             }
 
             Console.Error.WriteLine("ready: CC=\"kiln cc gcc\" builds through this node; Ctrl-C stops it.");

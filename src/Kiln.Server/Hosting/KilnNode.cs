@@ -80,6 +80,7 @@ public sealed class KilnNode : IAsyncDisposable
 
         var app = builder.Build();
         NodeEndpoints.Map(app);
+        Discovery.DiscoveryEndpoints.Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
         return new KilnNode(app, options, executor)

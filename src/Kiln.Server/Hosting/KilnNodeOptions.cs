@@ -35,6 +35,15 @@ public sealed class KilnNodeOptions
     /// <summary>Timeouts and limits of Kiln protocol sessions.</summary>
     public Protocol.KilnSessionOptions KilnProtocol { get; } = new();
 
+    /// <summary>Announce the node by DNS-SD over multicast DNS (<c>_kiln._tcp</c>; <c>_distcc._tcp</c> too when the distcc listener is on).</summary>
+    public bool Zeroconf { get; set; }
+
+    /// <summary>
+    /// IPv4 interface addresses to announce on and to give in the A record (default: every interface
+    /// that is up and can multicast, else loopback).
+    /// </summary>
+    public List<IPAddress> Advertise { get; } = [];
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

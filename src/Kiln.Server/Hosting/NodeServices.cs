@@ -1,5 +1,6 @@
 using Kiln.Core.Cas;
 using Kiln.Server.Cache;
+using Kiln.Server.Discovery;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -21,5 +22,10 @@ internal static class NodeServices
         services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
         services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
         services.AddSingleton<CacheCounters>();
+        services.AddSingleton<PeerDirectory>();
+        if (options.Zeroconf)
+        {
+            services.AddHostedService<ZeroconfAnnouncer>();
+        }
     }
 }

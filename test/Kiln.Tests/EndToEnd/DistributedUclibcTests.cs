@@ -66,10 +66,10 @@ public sealed partial class DistributedUclibcTests
         Tools.Run run;
         if (protocol == 3)
         {
-            Assert.True(Tools.Exists("pump"), "pump is not installed (apt-get install distcc-pump)");
+            Assert.True(Tools.Exists("distcc-pump"), "distcc-pump is not installed (apt-get install distcc-pump)");
             env["PYTHONPATH"] = PumpIncludeServerShim.Install(work);
-            run = await Tools.RunAsync("pump", ["make", "-C", tree, "-j4", "CC=distcc gcc"], tree, env, Workloads.BuildTimeout);
-            Assert.True(run.ExitCode == 0, $"pump make exited {run.ExitCode}:\n{run.Stdout[^Math.Min(3000, run.Stdout.Length)..]}\n{run.Stderr[^Math.Min(3000, run.Stderr.Length)..]}");
+            run = await Tools.RunAsync("distcc-pump", ["make", "-C", tree, "-j4", "CC=distcc gcc"], tree, env, Workloads.BuildTimeout);
+            Assert.True(run.ExitCode == 0, $"distcc-pump make exited {run.ExitCode}:\n{run.Stdout[^Math.Min(3000, run.Stdout.Length)..]}\n{run.Stderr[^Math.Min(3000, run.Stderr.Length)..]}");
         }
         else
         {

@@ -1,0 +1,4 @@
+namespace Kiln.Core.Discovery;
+
+/// <summary>PTR RDATA: the name pointed to.</summary>
+public sealed record PtrData(string Target) : DnsRecordData;
