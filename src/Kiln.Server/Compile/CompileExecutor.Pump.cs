@@ -39,26 +39,13 @@ public sealed partial class CompileExecutor
         }
 
         var compilerPath = _allowList.Resolve(job.Compiler, out _)!;
-        if (Interlocked.Increment(ref _queued) > _options.Slots + _options.MaxQueued)
+        if (await AdmitAsync(cancellationToken).ConfigureAwait(false) is { } busy)
         {
-            Interlocked.Decrement(ref _queued);
-            Counters.CountBusy();
-            return CompileResult.Refused(RefusalKind.Busy, $"node busy: {_options.Slots} slots and {_options.MaxQueued} queued jobs are taken");
+            return busy;
         }
 
-        try
-        {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _queued);
-            throw;
-        }
-
-        Counters.Started();
         var finished = false;
-        var jobDir = Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref _jobSequence)}");
+        var jobDir = NewJobDirectory();
         try
         {
             Directory.CreateDirectory(jobDir);
@@ -137,9 +124,7 @@ public sealed partial class CompileExecutor
                 Counters.Abandoned();
             }
 
-            _slots.Release();
-            Interlocked.Decrement(ref _queued);
-            TryDelete(jobDir);
+            Release(jobDir);
         }
 
         CompileResult Refuse(RefusalKind kind, string message)

@@ -70,26 +70,13 @@ public sealed partial class CompileExecutor
         }
 
         var compilerPath = _allowList.Resolve(job.Compiler, out _)!;
-        if (Interlocked.Increment(ref _queued) > _options.Slots + _options.MaxQueued)
+        if (await AdmitAsync(cancellationToken).ConfigureAwait(false) is { } busy)
         {
-            Interlocked.Decrement(ref _queued);
-            Counters.CountBusy();
-            return CompileResult.Refused(RefusalKind.Busy, $"node busy: {_options.Slots} slots and {_options.MaxQueued} queued jobs are taken");
+            return busy;
         }
 
-        try
-        {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _queued);
-            throw;
-        }
-
-        Counters.Started();
         var finished = false;
-        var jobDir = Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref _jobSequence)}");
+        var jobDir = NewJobDirectory();
         try
         {
             Directory.CreateDirectory(jobDir);
@@ -143,11 +130,48 @@ public sealed partial class CompileExecutor
                 Counters.Abandoned();
             }
 
-            _slots.Release();
-            Interlocked.Decrement(ref _queued);
-            TryDelete(jobDir);
+            Release(jobDir);
         }
     }
+
+    /// <summary>
+    /// Takes a compile slot, waiting in the queue for one; returns a BUSY refusal instead when the queue
+    /// is full. The caller releases with <see cref="Release"/>.
+    /// </summary>
+    private async ValueTask<CompileResult?> AdmitAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _queued) > _options.Slots + _options.MaxQueued)
+        {
+            Interlocked.Decrement(ref _queued);
+            Counters.CountBusy();
+            return CompileResult.Refused(RefusalKind.Busy, $"node busy: {_options.Slots} slots and {_options.MaxQueued} queued jobs are taken");
+        }
+
+        try
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _queued);
+            throw;
+        }
+
+        Counters.Started();
+        return null;
+    }
+
+    /// <summary>Gives back a slot taken by <see cref="AdmitAsync"/> and removes the job's directory.</summary>
+    private void Release(string jobDirectory)
+    {
+        _slots.Release();
+        Interlocked.Decrement(ref _queued);
+        TryDelete(jobDirectory);
+    }
+
+    /// <summary>A fresh, unique directory name for one job under the job root.</summary>
+    private string NewJobDirectory() =>
+        Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref _jobSequence)}");
 
     private readonly record struct ProcessRun(int ExitCode, byte[] Stdout, byte[] Stderr, CompileResult? Refusal);
 

@@ -21,7 +21,8 @@ public sealed partial class DistributedUclibcTests
         ["DISTCC_HOSTS"] = null,
         ["KILN_HOSTS"] = null,
         ["KILN_DIR"] = work.Combine("kiln-client"),
-        ["DISTCC_DIR"] = work.Combine("distcc-client"),
+        // distcc makes its lock and state directories inside DISTCC_DIR, but not DISTCC_DIR itself.
+        ["DISTCC_DIR"] = Directory.CreateDirectory(work.Combine("distcc-client")).FullName,
     };
 
     [WorkloadFact(Workload.Uclibc)]
