@@ -98,7 +98,9 @@ public static class BazelHttpEndpoints
         // A present blob is not rewritten, but its upload is still checked: a client that sends
         // other bytes under its digest hears so, as it would for an absent blob.
         var store = context.RequestServices.GetRequiredService<IContentStore>();
-        var result = await store.ContainsAsync(expected, context.RequestAborted).ConfigureAwait(false)
+        // The presence check ignores RequestAborted: a client that is already gone must still be
+        // answered (and counted) as a refused upload, not end the request with an exception.
+        var result = await store.ContainsAsync(expected, CancellationToken.None).ConfigureAwait(false)
             ? await CacheUploads.VerifyBodyAsync(expected, context).ConfigureAwait(false)
             : await CacheUploads.PutBodyAsync(store, expected, context).ConfigureAwait(false);
         if (!result.Ok)
@@ -212,8 +214,7 @@ public static class BazelHttpEndpoints
             await context.Request.Body.ReadExactlyAsync(destination, context.RequestAborted).ConfigureAwait(false);
             return null;
         }
-        catch (Exception e) when (e is BadHttpRequestException or IOException
-            || (e is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
         {
             return "request body: " + e.Message;
         }

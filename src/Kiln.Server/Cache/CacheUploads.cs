@@ -37,8 +37,11 @@ internal static partial class CacheUploads
         {
             return BodyFailure(expected, PutStatus.SizeMismatch, e.Message);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Kestrel may throw ConnectionAbortedException (an OperationCanceledException) before
+            // RequestAborted is signalled, so the token's state is no test here: the only token in
+            // play is the request's own, and either way the body did not arrive whole.
             return BodyFailure(expected, PutStatus.SizeMismatch, "the client closed the connection during the upload");
         }
     }
@@ -62,8 +65,7 @@ internal static partial class CacheUploads
                 size += read;
             }
         }
-        catch (Exception e) when (e is BadHttpRequestException or IOException
-            || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
         {
             return BodyFailure(expected, PutStatus.SizeMismatch, e.Message);
         }

@@ -1,6 +1,7 @@
 using Kiln.Core.Cas;
 using Kiln.Server.Cache;
 using Kiln.Server.Discovery;
+using Kiln.Server.Results;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
@@ -22,6 +23,10 @@ internal static class NodeServices
         services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
         services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
         services.AddSingleton<CacheCounters>();
+        // Trust replaces these two: the gate every front end asks before serving a hit, and the
+        // witness told of every result the node computed.
+        services.AddSingleton<IResultGate, OpenResultGate>();
+        services.AddSingleton<IResultWitness, SilentResultWitness>();
         services.AddSingleton<PeerDirectory>();
         if (options.Zeroconf)
         {

@@ -1,0 +1,10 @@
+using Kiln.Core.Actions;
+using Kiln.Core.Hashing;
+
+namespace Kiln.Server.Results;
+
+/// <summary>The witness of a node that signs nothing.</summary>
+internal sealed class SilentResultWitness : IResultWitness
+{
+    public ValueTask ExecutedAsync(ActionKey key, ActionResult result, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
