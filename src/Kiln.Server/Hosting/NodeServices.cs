@@ -1,7 +1,7 @@
 using Kiln.Core.Cas;
 using Kiln.Server.Cache;
 using Kiln.Server.Discovery;
-using Kiln.Server.Results;
+using Kiln.Server.Trust;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;

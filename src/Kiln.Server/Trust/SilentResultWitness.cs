@@ -1,7 +1,7 @@
 using Kiln.Core.Actions;
 using Kiln.Core.Hashing;
 
-namespace Kiln.Server.Results;
+namespace Kiln.Server.Trust;
 
 /// <summary>The witness of a node that signs nothing.</summary>
 internal sealed class SilentResultWitness : IResultWitness

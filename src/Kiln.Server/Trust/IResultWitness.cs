@@ -1,7 +1,7 @@
 using Kiln.Core.Actions;
 using Kiln.Core.Hashing;
 
-namespace Kiln.Server.Results;
+namespace Kiln.Server.Trust;
 
 /// <summary>
 /// Told of every result this node computed itself, after the result is stored, so that it can be

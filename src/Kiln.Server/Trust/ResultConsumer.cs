@@ -1,6 +1,6 @@
 using Kiln.Core.Trust;
 
-namespace Kiln.Server.Results;
+namespace Kiln.Server.Trust;
 
 /// <summary>
 /// Who asks for a stored result: the identity the front end authenticated (or the peer's address

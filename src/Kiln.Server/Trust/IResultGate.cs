@@ -1,6 +1,6 @@
 using Kiln.Core.Hashing;
 
-namespace Kiln.Server.Results;
+namespace Kiln.Server.Trust;
 
 /// <summary>
 /// Decides whether a result found in the action cache may be served to a consumer. Every front end

@@ -1,6 +1,6 @@
 using Kiln.Core.Hashing;
 
-namespace Kiln.Server.Results;
+namespace Kiln.Server.Trust;
 
 /// <summary>The gate of a node without a trust policy: every complete entry is served (k = 0).</summary>
 internal sealed class OpenResultGate : IResultGate
