@@ -13,7 +13,7 @@
 #   --googletest-scope S   full: googletest's own tests and samples, 99 C++ compiles (default);
 #                   samples: the libraries and samples only, 18 compiles (for a busy machine)
 #   --runs N        hyperfine runs for the per-compile overhead (default 30, 3 warm-up runs)
-#   --output FILE   where to write the report (default docs/benchmarks.md; "-" = stdout only)
+#   --output FILE   where to write the report (default docs/benchmarks.md, its compile-farm section; "-" = stdout only)
 #   --keep          keep the work directory (build trees, daemon logs) for inspection
 #
 # Checks, reported in the table: every distcc compile ran on the local distccd (its log's COMPILE_OK
@@ -325,14 +325,14 @@ memory="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 os="$(. /etc/os-release && echo "$PRETTY_NAME")"
 report="$work/benchmarks.md"
 {
-    echo "# Benchmarks"
+    echo "### Distributed compiles: plain gcc, distcc, kiln"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/compile-farm.sh\`, which writes this file."
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/compile-farm.sh\`, which writes this section."
     echo "Plain gcc, distcc with a local distccd, and \`kiln cc\` with a local \`kiln serve\` node, side by side"
     echo "on loopback in one run: every remote compile runs on this same machine, so these figures show each"
     echo "tool's own overhead, not a speed-up from more machines."
     echo
-    echo "## Machine"
+    echo "### Machine"
     echo
     echo "- $(nproc) cores ($cpu), $memory, $os, kernel $(uname -r)"
     echo "- $(gcc --version | head -n 1); $(distcc --version | head -n 1); $(cmake --version | head -n 1); hyperfine $(hyperfine --version | cut -d' ' -f2)"
@@ -340,7 +340,7 @@ report="$work/benchmarks.md"
     echo "- load average (1, 5, 15 min) $load_before at the start, $load_after at the end: other work on the"
     echo "  machine slows every column; compare figures within this table only."
     echo
-    echo "## Reproduce"
+    echo "### Reproduce"
     echo
     echo '```'
     echo "scripts/setup"
@@ -348,7 +348,7 @@ report="$work/benchmarks.md"
     echo '```'
     echo
     if [ ${#workload_list[@]} -gt 0 ]; then
-        echo "## Builds (make -j$jobs, each from a clean tree)"
+        echo "### Builds (make -j$jobs, each from a clean tree)"
         echo
         echo "Remote compiles: COMPILE_OK lines in distccd's log; \`kilnJobs\` from the node's \`/api/stats\`."
         echo "Identical: every object file's SHA-256 equals the plain gcc build's."
@@ -367,7 +367,7 @@ report="$work/benchmarks.md"
         done
         echo
     fi
-    echo "## Per-compile overhead (tiny.c: three functions, includes stdio.h)"
+    echo "### Per-compile overhead (tiny.c: three functions, includes stdio.h)"
     echo
     echo "\`hyperfine -N --warmup 3 --runs $runs\`, milliseconds. Overhead = tool − gcc."
     echo
@@ -384,7 +384,7 @@ report="$work/benchmarks.md"
     fi
     echo "kiln/distcc: overhead ratio $(ratio "$kiln_overhead_median" "$distcc_overhead_median") (median), $(ratio "$kiln_overhead_mean" "$distcc_overhead_mean") (mean); time ratio $(ratio "$tiny_kiln_median" "$tiny_distcc_median") (median)."
     echo
-    echo "## Checks"
+    echo "### Checks"
     echo
     printf '%s\n' "${checks[@]}"
     if [ ${#failed_checks[@]} -gt 0 ]; then
@@ -398,7 +398,8 @@ if [ "$output" = - ]; then
     cat "$report"
 else
     mkdir -p "$(dirname "$output")"
-    cp "$report" "$output"
+    # The file holds other benchmarks' sections too: replace only this one.
+    "$repo/bench/lib/section.sh" "$output" compile-farm <"$report"
     cat "$report"
     say "wrote $output"
 fi
