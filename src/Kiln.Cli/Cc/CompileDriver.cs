@@ -1,5 +1,7 @@
 using System.Globalization;
+using Kiln.Core.Actions;
 using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
 
@@ -48,6 +50,7 @@ internal sealed class CompileDriver
         var hosts = UsableHosts(out var reason);
         var slots = hosts.Count > 0 ? new HostSlots(_settings.StateDirectory) : null;
         CompilerRun? preprocessed = null;
+        CompileKey? key = null;
         while (hosts.Count > 0)
         {
             using var lease = await slots!.AcquireAsync(hosts, _settings.SlotWait, _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
@@ -83,7 +86,8 @@ internal sealed class CompileDriver
                 return cpp.ExitCode;
             }
 
-            var reply = await SendAsync(host, Request(command, cpp.Stdout), cancellationToken).ConfigureAwait(false);
+            key ??= KeyOf(command, compilerPath, cpp.Stdout);
+            var reply = await SendAsync(host, Request(command, cpp.Stdout, key.Value), cancellationToken).ConfigureAwait(false);
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
@@ -114,8 +118,25 @@ internal sealed class CompileDriver
         return await NoNodeAsync(command, compilerPath, arguments, reason, cancellationToken).ConfigureAwait(false);
     }
 
-    private RemoteCompileRequest Request(CompileCommand command, ReadOnlyMemory<byte> preprocessed) => new()
+    /// <summary>
+    /// The compile's ActionKey (see docs/cache.md): this machine's identity of the compiler, the
+    /// arguments a node runs, the preprocessed input's digest and the messages locale. A node that has
+    /// the key's result answers at once; one that has not compiles and keys the result itself.
+    /// </summary>
+    private CompileKey KeyOf(CompileCommand command, string compilerPath, ReadOnlyMemory<byte> preprocessed)
     {
+        var input = Digest.FromBytes(preprocessed.Span);
+        var identity = new CompilerIdentityProbe(Path.Combine(_settings.StateDirectory, "compilers")).Probe(compilerPath);
+        var key = identity is null
+            ? ActionKey.None
+            : new CompileAction(identity, command.RemoteArguments(), command.Language.Preprocessed(), input, CompileAction.MessagesLocaleOf(_settings.Locale)).Key;
+        return new CompileKey(key, input);
+    }
+
+    private RemoteCompileRequest Request(CompileCommand command, ReadOnlyMemory<byte> preprocessed, CompileKey key) => new()
+    {
+        ActionKey = key.Key,
+        PreprocessedDigest = key.Input,
         Compiler = Path.GetFileName(command.Compiler),
         Arguments = command.RemoteArguments(),
         Language = command.Language.Preprocessed(),
