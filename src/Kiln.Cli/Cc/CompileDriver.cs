@@ -17,7 +17,7 @@ namespace Kiln.Cli.Cc;
 /// KILN_FALLBACK=0). A compile error is the compiler's answer, not the node's fault: no other host is
 /// tried and nothing is backed off.
 /// </summary>
-internal sealed class CompileDriver
+internal sealed partial class CompileDriver
 {
     private readonly CcSettings _settings;
     private readonly Func<HostSpec, IRemoteCompileClient> _clients;
@@ -40,6 +40,8 @@ internal sealed class CompileDriver
     /// </summary>
     public async Task<int> RunAsync(string compiler, string compilerPath, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
+        // Under KILN_BASEDIR the compiler runs with project paths made relative, locally and remotely alike.
+        arguments = BaseDirectoryRewriter.Rewrite(arguments, _settings.BaseDirectory, _settings.WorkingDirectory);
         var command = CompileCommand.Parse(compiler, arguments);
         if (!command.IsDistributable)
         {
@@ -47,10 +49,17 @@ internal sealed class CompileDriver
             return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
+        // The local cache answers first (direct mode without the preprocessor, then by ActionKey).
+        var local = await LookUpLocallyAsync(command, compilerPath, cancellationToken).ConfigureAwait(false);
+        if (local.ExitCode is { } answered)
+        {
+            return answered;
+        }
+
         var hosts = UsableHosts(out var reason);
         var slots = hosts.Count > 0 ? new HostSlots(_settings.StateDirectory) : null;
-        CompilerRun? preprocessed = null;
-        CompileKey? key = null;
+        var preprocessed = local.Preprocessed;
+        var key = local.Key;
         while (hosts.Count > 0)
         {
             using var lease = await slots!.AcquireAsync(hosts, _settings.SlotWait, _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
@@ -72,7 +81,7 @@ internal sealed class CompileDriver
             if (host.Kind == HostKind.Local)
             {
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
-                return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
+                return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
             }
 
             preprocessed ??= await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
@@ -86,14 +95,15 @@ internal sealed class CompileDriver
                 return cpp.ExitCode;
             }
 
-            key ??= KeyOf(command, compilerPath, cpp.Stdout);
+            key ??= KeyOf(command, Identity(compilerPath), cpp.Stdout);
             var reply = await SendAsync(host, Request(command, cpp.Stdout, key.Value), cancellationToken).ConfigureAwait(false);
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
-                return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, cancellationToken).ConfigureAwait(false);
+                return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, local with { Preprocessed = cpp, Key = key }, cancellationToken)
+                    .ConfigureAwait(false);
             }
 
             hosts.Remove(host);
@@ -115,7 +125,7 @@ internal sealed class CompileDriver
             ReportFailure(host, failure);
         }
 
-        return await NoNodeAsync(command, compilerPath, arguments, reason, cancellationToken).ConfigureAwait(false);
+        return await NoNodeAsync(command, compilerPath, arguments, reason, local, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -123,10 +133,9 @@ internal sealed class CompileDriver
     /// arguments a node runs, the preprocessed input's digest and the messages locale. A node that has
     /// the key's result answers at once; one that has not compiles and keys the result itself.
     /// </summary>
-    private CompileKey KeyOf(CompileCommand command, string compilerPath, ReadOnlyMemory<byte> preprocessed)
+    private CompileKey KeyOf(CompileCommand command, CompilerIdentity? identity, ReadOnlyMemory<byte> preprocessed)
     {
         var input = Digest.FromBytes(preprocessed.Span);
-        var identity = new CompilerIdentityProbe(Path.Combine(_settings.StateDirectory, "compilers")).Probe(compilerPath);
         var key = identity is null
             ? ActionKey.None
             : new CompileAction(identity, command.RemoteArguments(), command.Language.Preprocessed(), input, CompileAction.MessagesLocaleOf(_settings.Locale)).Key;
@@ -168,7 +177,7 @@ internal sealed class CompileDriver
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, int slot, CompilerRun cpp,
-        CompileOutcome outcome, CancellationToken cancellationToken)
+        CompileOutcome outcome, LocalLookup local, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
         {
@@ -195,6 +204,12 @@ internal sealed class CompileDriver
                 _console.Say($"kiln: {command.Source}: cannot write {command.Output}: {error}");
                 return 1;
             }
+        }
+
+        if (outcome.ExitCode == 0)
+        {
+            // A node's answer (compiled or from its cache) fills the local cache.
+            StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr);
         }
 
         Verbose($"kiln: {command.Source} compiled on {host.Display} (slot {slot}){(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
@@ -233,7 +248,7 @@ internal sealed class CompileDriver
     }
 
     private async Task<int> NoNodeAsync(CompileCommand command, string compilerPath, IReadOnlyList<string> arguments, string reason,
-        CancellationToken cancellationToken)
+        LocalLookup local, CancellationToken cancellationToken)
     {
         if (!_settings.Fallback)
         {
@@ -242,7 +257,7 @@ internal sealed class CompileDriver
         }
 
         Verbose($"kiln: {command.Source} compiled locally: {reason}");
-        return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
+        return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
     }
 
     private void ReportFailure(HostSpec host, string failure)
