@@ -236,8 +236,9 @@ internal sealed class LocalCompileCache
 
             try
             {
+                var length = f.Length;
                 f.Delete();
-                size -= f.Length;
+                size -= length;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
