@@ -34,6 +34,8 @@ switch (args[0])
         return await ServeCommand.RunAsync(args.AsSpan(1).ToArray());
     case "hosts":
         return await HostsCommand.RunAsync(args.AsSpan(1).ToArray());
+    case "stats":
+        return await Kiln.Cli.Stats.StatsCommand.RunAsync(args.AsSpan(1).ToArray());
     case "key":
         return Kiln.Cli.Trust.KeyCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "trust":

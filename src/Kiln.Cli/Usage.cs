@@ -19,6 +19,9 @@ internal static class Usage
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
           kiln hosts [--browse]        list the hosts of KILN_HOSTS and, with +zeroconf or --browse,
                                        the Kiln nodes and distccds announced by DNS-SD
+          kiln stats [--node H:P] [--json]
+                                       cache hits, misses and size by front end (a node's and
+                                       this machine's local cache)
 
         Trust:
           kiln key new | show          this user's Ed25519 signing key
@@ -32,6 +35,8 @@ internal static class Usage
           KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
           KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)
           KILN_DIR        client state and cache (default ~/.cache/kiln)
+          KILN_CACHE_SIZE size cap of the local cache under KILN_DIR (default 5G; 0 = off)
+          KILN_BASEDIR    paths under it are made relative, so checkouts share cache hits
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
 
         """;

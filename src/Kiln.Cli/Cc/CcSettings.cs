@@ -57,6 +57,15 @@ internal sealed class CcSettings
     /// <summary>The client's locale variables, sent so remote diagnostics use the same language.</summary>
     public IReadOnlyDictionary<string, string> Locale { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>KILN_BASEDIR: absolute paths under it in a compile's arguments are rewritten relative to the working directory (see docs/cache.md).</summary>
+    public string? BaseDirectory { get; init; }
+
+    /// <summary>KILN_CACHE_SIZE: the local cache's size cap in bytes; 0 turns the local cache off (the default for settings built in code).</summary>
+    public long LocalCacheBytes { get; init; }
+
+    /// <summary>The preprocessor's environment variables (<see cref="LocalCache.DirectMode.PreprocessorVariables"/>) that are set.</summary>
+    public IReadOnlyDictionary<string, string> PreprocessorVariables { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Reads the settings through <paramref name="variable"/> (the process environment, or a test's).</summary>
     public static CcSettings FromEnvironment(Func<string, string?> variable, string workingDirectory)
     {
@@ -90,8 +99,25 @@ internal sealed class CcSettings
             }
         }
 
+        var cacheBytes = LocalCache.LocalCompileCache.DefaultCapacityBytes;
+        if (variable("KILN_CACHE_SIZE") is { Length: > 0 } size && Serve.ByteSize.TryParse(size, out var parsed))
+        {
+            cacheBytes = parsed;
+        }
+
+        var preprocessorVariables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in LocalCache.DirectMode.PreprocessorVariables)
+        {
+            if (variable(name) is { } value)
+            {
+                preprocessorVariables[name] = value;
+            }
+        }
+
         return new CcSettings
         {
+            LocalCacheBytes = cacheBytes,
+            PreprocessorVariables = preprocessorVariables,
             WorkingDirectory = workingDirectory,
             StateDirectory = StateDirectoryFrom(variable),
             HostsText = hosts,
@@ -101,6 +127,7 @@ internal sealed class CcSettings
             BackoffPeriod = backoff,
             Seed = Environment.ProcessId ^ Environment.TickCount,
             Locale = locale,
+            BaseDirectory = variable("KILN_BASEDIR") is { Length: > 0 } baseDirectory ? baseDirectory : null,
         };
     }
 

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Kiln.Core.Actions;
 using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
 
@@ -15,7 +17,7 @@ namespace Kiln.Cli.Cc;
 /// KILN_FALLBACK=0). A compile error is the compiler's answer, not the node's fault: no other host is
 /// tried and nothing is backed off.
 /// </summary>
-internal sealed class CompileDriver
+internal sealed partial class CompileDriver
 {
     private readonly CcSettings _settings;
     private readonly Func<HostSpec, IRemoteCompileClient> _clients;
@@ -38,6 +40,8 @@ internal sealed class CompileDriver
     /// </summary>
     public async Task<int> RunAsync(string compiler, string compilerPath, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
+        // Under KILN_BASEDIR the compiler runs with project paths made relative, locally and remotely alike.
+        arguments = BaseDirectoryRewriter.Rewrite(arguments, _settings.BaseDirectory, _settings.WorkingDirectory);
         var command = CompileCommand.Parse(compiler, arguments);
         if (!command.IsDistributable)
         {
@@ -45,9 +49,17 @@ internal sealed class CompileDriver
             return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
+        // The local cache answers first (direct mode without the preprocessor, then by ActionKey).
+        var local = await LookUpLocallyAsync(command, compilerPath, cancellationToken).ConfigureAwait(false);
+        if (local.ExitCode is { } answered)
+        {
+            return answered;
+        }
+
         var hosts = UsableHosts(out var reason);
         var slots = hosts.Count > 0 ? new HostSlots(_settings.StateDirectory) : null;
-        CompilerRun? preprocessed = null;
+        var preprocessed = local.Preprocessed;
+        var key = local.Key;
         while (hosts.Count > 0)
         {
             using var lease = await slots!.AcquireAsync(hosts, _settings.SlotWait, _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
@@ -69,7 +81,7 @@ internal sealed class CompileDriver
             if (host.Kind == HostKind.Local)
             {
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
-                return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
+                return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
             }
 
             preprocessed ??= await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
@@ -83,13 +95,15 @@ internal sealed class CompileDriver
                 return cpp.ExitCode;
             }
 
-            var reply = await SendAsync(host, Request(command, cpp.Stdout), cancellationToken).ConfigureAwait(false);
+            key ??= KeyOf(command, Identity(compilerPath), cpp.Stdout);
+            var reply = await SendAsync(host, Request(command, cpp.Stdout, key.Value), cancellationToken).ConfigureAwait(false);
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
-                return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, cancellationToken).ConfigureAwait(false);
+                return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, local with { Preprocessed = cpp, Key = key }, cancellationToken)
+                    .ConfigureAwait(false);
             }
 
             hosts.Remove(host);
@@ -111,11 +125,27 @@ internal sealed class CompileDriver
             ReportFailure(host, failure);
         }
 
-        return await NoNodeAsync(command, compilerPath, arguments, reason, cancellationToken).ConfigureAwait(false);
+        return await NoNodeAsync(command, compilerPath, arguments, reason, local, cancellationToken).ConfigureAwait(false);
     }
 
-    private RemoteCompileRequest Request(CompileCommand command, ReadOnlyMemory<byte> preprocessed) => new()
+    /// <summary>
+    /// The compile's ActionKey (see docs/cache.md): this machine's identity of the compiler, the
+    /// arguments a node runs, the preprocessed input's digest and the messages locale. A node that has
+    /// the key's result answers at once; one that has not compiles and keys the result itself.
+    /// </summary>
+    private CompileKey KeyOf(CompileCommand command, CompilerIdentity? identity, ReadOnlyMemory<byte> preprocessed)
     {
+        var input = Digest.FromBytes(preprocessed.Span);
+        var key = identity is null
+            ? ActionKey.None
+            : new CompileAction(identity, command.RemoteArguments(), command.Language.Preprocessed(), input, CompileAction.MessagesLocaleOf(_settings.Locale)).Key;
+        return new CompileKey(key, input);
+    }
+
+    private RemoteCompileRequest Request(CompileCommand command, ReadOnlyMemory<byte> preprocessed, CompileKey key) => new()
+    {
+        ActionKey = key.Key,
+        PreprocessedDigest = key.Input,
         Compiler = Path.GetFileName(command.Compiler),
         Arguments = command.RemoteArguments(),
         Language = command.Language.Preprocessed(),
@@ -147,7 +177,7 @@ internal sealed class CompileDriver
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, int slot, CompilerRun cpp,
-        CompileOutcome outcome, CancellationToken cancellationToken)
+        CompileOutcome outcome, LocalLookup local, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
         {
@@ -174,6 +204,12 @@ internal sealed class CompileDriver
                 _console.Say($"kiln: {command.Source}: cannot write {command.Output}: {error}");
                 return 1;
             }
+        }
+
+        if (outcome.ExitCode == 0)
+        {
+            // A node's answer (compiled or from its cache) fills the local cache.
+            StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr);
         }
 
         Verbose($"kiln: {command.Source} compiled on {host.Display} (slot {slot}){(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
@@ -212,7 +248,7 @@ internal sealed class CompileDriver
     }
 
     private async Task<int> NoNodeAsync(CompileCommand command, string compilerPath, IReadOnlyList<string> arguments, string reason,
-        CancellationToken cancellationToken)
+        LocalLookup local, CancellationToken cancellationToken)
     {
         if (!_settings.Fallback)
         {
@@ -221,7 +257,7 @@ internal sealed class CompileDriver
         }
 
         Verbose($"kiln: {command.Source} compiled locally: {reason}");
-        return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
+        return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
     }
 
     private void ReportFailure(HostSpec host, string failure)

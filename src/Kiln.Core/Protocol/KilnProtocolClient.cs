@@ -37,7 +37,8 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         var input = request.Preprocessed;
         var job = new KilnJob
         {
-            InputDigest = Digest.FromBytes(input.Span),
+            ActionKey = request.ActionKey,
+            InputDigest = request.PreprocessedDigest is { } known && known.Size == input.Length ? known : Digest.FromBytes(input.Span),
             InputSize = input.Length,
             Language = request.Language,
             Compiler = request.Compiler,

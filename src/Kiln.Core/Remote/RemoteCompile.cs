@@ -1,4 +1,5 @@
 using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 
 namespace Kiln.Core.Remote;
@@ -29,6 +30,12 @@ public sealed record RemoteCompileRequest
 
     /// <summary>The client's locale variables (see <see cref="CompileJob.LocaleVariables"/>).</summary>
     public IReadOnlyDictionary<string, string> Locale { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The compile's ActionKey as the client computed it (<see cref="ActionKey.None"/> when it did not).</summary>
+    public ActionKey ActionKey { get; init; }
+
+    /// <summary>The digest of <see cref="Preprocessed"/> when the caller already computed it.</summary>
+    public Digest? PreprocessedDigest { get; init; }
 }
 
 /// <summary>How a remote compile attempt ended.</summary>

@@ -3,8 +3,11 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Kiln.Core.Compile;
 using Kiln.Core.Distcc;
+using Kiln.Core.Hashing;
 using Kiln.Server.Compile;
+using Kiln.Server.CompileCache;
 using Kiln.Server.Hosting;
+using Kiln.Server.Trust;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -28,13 +31,19 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
     private readonly KilnNodeOptions _options;
     private readonly CompileExecutor _executor;
     private readonly ILogger<DistccConnectionHandler> _logger;
+    private readonly CompileResultCache? _cache;
 
-    /// <summary>Creates the handler.</summary>
-    public DistccConnectionHandler(KilnNodeOptions options, CompileExecutor executor, ILogger<DistccConnectionHandler> logger)
+    /// <summary>
+    /// Creates the handler. With <paramref name="cache"/>, preprocessed jobs (protocols 1 and 2) are a
+    /// transparent cache: the node keys each job itself and answers a hit without compiling.
+    /// </summary>
+    public DistccConnectionHandler(KilnNodeOptions options, CompileExecutor executor, ILogger<DistccConnectionHandler> logger,
+        CompileResultCache? cache = null)
     {
         _options = options;
         _executor = executor;
         _logger = logger;
+        _cache = cache;
     }
 
     /// <summary>Longest wait for any single read of a request; a stalled client is closed after it.</summary>
@@ -188,7 +197,22 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
             FrontEnd = "distcc",
             SourceName = command.Source,
         };
-        return await _executor.ExecuteAsync(job, cancellationToken).ConfigureAwait(false);
+
+        // distcc sends no key and no locale: the node keys the job from what it received, and the
+        // job runs (and is keyed) in the C locale, as distccd runs it.
+        var key = _cache?.KeyOf(job.Compiler, job.Arguments, job.Language, Digest.FromBytes(source), job.Locale);
+        if (key is { } k && await _cache!.LookupAsync(k, new ResultConsumer("distcc", client, client, null), cancellationToken).ConfigureAwait(false) is { } hit)
+        {
+            return CompileResult.Of(hit);
+        }
+
+        var result = await _executor.ExecuteAsync(job, cancellationToken).ConfigureAwait(false);
+        if (key is { } stored && result.Outcome is { } outcome)
+        {
+            await _cache!.StoreAsync(stored, outcome, "distcc", client, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     private static async Task<List<string>> ReadArgumentsAsync(DistccReader reader, CancellationToken cancellationToken)

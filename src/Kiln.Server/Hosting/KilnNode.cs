@@ -32,6 +32,9 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>The node's counters.</summary>
     public NodeCounters Counters => Executor.Counters;
 
+    /// <summary>The node's services (store, action cache, cache counters), for tests and in-process hosts.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The Kiln protocol endpoint as bound (the real port when 0 was asked for).</summary>
     public required IPEndPoint KilnEndPoint { get; init; }
 

@@ -27,6 +27,7 @@ internal static class NodeServices
         // witness told of every result the node computed.
         services.AddSingleton<IResultGate, OpenResultGate>();
         services.AddSingleton<IResultWitness, SilentResultWitness>();
+        services.AddSingleton<CompileCache.CompileResultCache>();
         services.AddSingleton<PeerDirectory>();
         if (options.Zeroconf)
         {

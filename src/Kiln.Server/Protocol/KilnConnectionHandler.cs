@@ -10,14 +10,15 @@ namespace Kiln.Server.Protocol;
 /// per connection on the connection's pipes.
 /// </summary>
 public sealed class KilnConnectionHandler(
-    CompileExecutor executor, KilnNodeOptions nodeOptions, KilnSessionOptions sessionOptions, ILogger<KilnConnectionHandler> logger)
+    CompileExecutor executor, KilnNodeOptions nodeOptions, KilnSessionOptions sessionOptions, CompileCache.CompileResultCache cache,
+    ILogger<KilnConnectionHandler> logger)
     : ConnectionHandler
 {
     /// <inheritdoc/>
     public override Task OnConnectedAsync(ConnectionContext connection)
     {
         var peer = connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId;
-        var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer);
+        var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer, cache);
         return session.RunAsync(connection.ConnectionClosed);
     }
 }

@@ -133,6 +133,9 @@ public sealed partial class KilnSession
     [LoggerMessage(Level = LogLevel.Information, Message = "Kiln job for {Client}: {Source} refused ({Code}): {Message}")]
     private static partial void LogJobRefused(ILogger logger, string client, string source, KilnErrorCode code, string message);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Kiln job for {Client}: {Source} with {Compiler} answered from the cache")]
+    private static partial void LogJobCached(ILogger logger, string client, string source, string compiler);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Kiln job for {Client}: {Source} with {Compiler} exited {ExitCode} ({InputBytes} input bytes)")]
     private static partial void LogJobDone(ILogger logger, string client, string source, string compiler, int exitCode, int inputBytes);
 }

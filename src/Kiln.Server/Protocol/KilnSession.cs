@@ -4,6 +4,8 @@ using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
 using Kiln.Core.Protocol;
 using Kiln.Server.Compile;
+using Kiln.Server.CompileCache;
+using Kiln.Server.Trust;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Protocol;
@@ -25,6 +27,10 @@ public sealed partial class KilnSession
     private readonly PipeWriter _writer;
     private readonly string _peer;
     private readonly byte[] _header = new byte[KilnFrameHeader.Size];
+    private readonly CompileResultCache? _cache;
+
+    // The keys already looked up for the current job, so none is asked twice (each ask counts).
+    private readonly List<ActionKey> _triedKeys = new(2);
 
     private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
     private string _client;
@@ -32,9 +38,15 @@ public sealed partial class KilnSession
     private byte[]? _input;
     private long _received;
 
-    /// <summary>Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in logs.</summary>
-    public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer)
+    /// <summary>
+    /// Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in
+    /// logs. With <paramref name="cache"/>, jobs are looked up by ActionKey as soon as JOB arrives and
+    /// successful compiles are stored under the key this node computes.
+    /// </summary>
+    public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer,
+        CompileResultCache? cache = null)
     {
+        _cache = cache;
         _executor = executor;
         _options = options;
         _nodeName = nodeName;
@@ -119,6 +131,9 @@ public sealed partial class KilnSession
                 case StepKind.Run:
                     await RunJobAsync(deadline, cancellationToken).ConfigureAwait(false);
                     break;
+                case StepKind.Lookup:
+                    await LookUpEarlyAsync(deadline, cancellationToken).ConfigureAwait(false);
+                    break;
             }
         }
     }
@@ -130,6 +145,7 @@ public sealed partial class KilnSession
         Welcome,
         JobError,
         Run,
+        Lookup,
     }
 
     private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null)
@@ -190,7 +206,7 @@ public sealed partial class KilnSession
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
-            version, KilnCapabilities.Compile, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
+            version, _cache is null ? KilnCapabilities.Compile : KilnCapabilities.Compile | KilnCapabilities.ResultCache, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
             (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName));
     }
 
@@ -215,7 +231,8 @@ public sealed partial class KilnSession
         }
 
         _phase = KilnSessionPhase.ReceivingInput;
-        return Step.Continue;
+        _triedKeys.Clear();
+        return _cache is null ? Step.Continue : new Step(StepKind.Lookup);
     }
 
     private KilnError? Refuse(KilnJob job)
@@ -311,13 +328,27 @@ public sealed partial class KilnSession
         var input = _input is null ? ReadOnlyMemory<byte>.Empty : _input.AsMemory(0, (int)_received);
         try
         {
-            if (job.InputDigest is { } expected && Digest.FromBytes(input.Span) != expected)
+            var received = Digest.FromBytes(input.Span);
+            if (job.InputDigest is { } expected && received != expected)
             {
                 var mismatch = new KilnError(KilnErrorCode.InputDigestMismatch,
-                    $"the input's SHA-256 is {Digest.FromBytes(input.Span).Hex}, not the {expected.Hex} JOB announced");
+                    $"the input's SHA-256 is {received.Hex}, not the {expected.Hex} JOB announced");
                 LogJobRefused(_logger, _client, job.SourceName, mismatch.Code, mismatch.Message);
                 await SendAsync(mismatch.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                 return;
+            }
+
+            // The key this node stores under is always its own: its compiler, the arguments it runs and
+            // the digest of the bytes it received, whatever key the client named.
+            var own = _cache?.KeyOf(job.Compiler, job.Arguments, job.Language, received, job.Locale);
+            if (own is { } ownKey && !_triedKeys.Contains(ownKey))
+            {
+                _triedKeys.Add(ownKey);
+                if (await _cache!.LookupAsync(ownKey, Consumer(), cancellationToken).ConfigureAwait(false) is { } cached)
+                {
+                    await SendOutcomeAsync(job, cached, input.Length, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
             }
 
             var compileJob = new CompileJob
@@ -334,20 +365,13 @@ public sealed partial class KilnSession
             var result = await _executor.ExecuteAsync(compileJob, cancellationToken).ConfigureAwait(false);
             if (result.Outcome is { } outcome)
             {
-                var extras = outcome.DependencyFile is { } dependency
-                    ? new[] { new KilnOutputFile(KilnOutputFile.DependencyFileName, dependency) }
-                    : [];
-                var reply = new KilnResult(outcome.ExitCode, outcome.Stdout, outcome.Stderr, outcome.Object, extras);
-                if (reply.PayloadLength > KilnProtocol.MaxFrameLength)
+                if (own is { } key)
                 {
-                    var tooLarge = new KilnError(KilnErrorCode.TooLarge,
-                        $"the job's outputs take {reply.PayloadLength} bytes; one RESULT frame carries at most {KilnProtocol.MaxFrameLength}");
-                    await SendAsync(tooLarge.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
-                    return;
+                    // Stored before the answer goes out, so whoever asks next after this client finds it.
+                    await _cache!.StoreAsync(key, outcome, "kiln", _client, cancellationToken).ConfigureAwait(false);
                 }
 
-                LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, input.Length);
-                await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
+                await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -366,6 +390,68 @@ public sealed partial class KilnSession
             ReturnInput();
             _received = 0;
         }
+    }
+
+    /// <summary>
+    /// Looks the job up as soon as JOB arrives: by the client's ActionKey, then by the key this node
+    /// computes from the input digest JOB announced. A hit answers RESULT now and drops the input that
+    /// follows; a miss costs no round trip (the input is already on its way).
+    /// </summary>
+    private async Task LookUpEarlyAsync(CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        var job = _job!;
+        var consumer = Consumer();
+        CompileOutcome? hit = null;
+        if (!job.ActionKey.IsNone)
+        {
+            _triedKeys.Add(job.ActionKey);
+            hit = await _cache!.LookupAsync(job.ActionKey, consumer, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (hit is null && job.InputDigest is { } announced
+            && _cache!.KeyOf(job.Compiler, job.Arguments, job.Language, announced, job.Locale) is { } own && !_triedKeys.Contains(own))
+        {
+            _triedKeys.Add(own);
+            hit = await _cache.LookupAsync(own, consumer, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (hit is null)
+        {
+            return;
+        }
+
+        _phase = KilnSessionPhase.DiscardingInput;
+        ReturnInput();
+        await SendOutcomeAsync(job, hit, 0, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ResultConsumer Consumer() => new("kiln", _client, _peer, null);
+
+    private async Task SendOutcomeAsync(KilnJob job, CompileOutcome outcome, int inputBytes, bool fromCache,
+        CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        var extras = outcome.DependencyFile is { } dependency
+            ? new[] { new KilnOutputFile(KilnOutputFile.DependencyFileName, dependency) }
+            : [];
+        var reply = new KilnResult(outcome.ExitCode, outcome.Stdout, outcome.Stderr, outcome.Object, extras);
+        if (reply.PayloadLength > KilnProtocol.MaxFrameLength)
+        {
+            var tooLarge = new KilnError(KilnErrorCode.TooLarge,
+                $"the job's outputs take {reply.PayloadLength} bytes; one RESULT frame carries at most {KilnProtocol.MaxFrameLength}");
+            await SendAsync(tooLarge.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (fromCache)
+        {
+            LogJobCached(_logger, _client, job.SourceName, job.Compiler);
+        }
+        else
+        {
+            LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, inputBytes);
+        }
+
+        await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
     }
 
     private static KilnError ToError(CompileResult refused)

@@ -1,0 +1,171 @@
+using Kiln.Cli.LocalCache;
+using Kiln.Core.Hashing;
+using Kiln.Server.Cache;
+using Kiln.Tests.TestKit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Kiln.Tests.CompileCache;
+
+/// <summary>
+/// The local cache of the kiln program: an identical rebuild is a direct-mode hit that never runs the
+/// preprocessor, a changed header is a miss, a node's answer fills the cache, and the cap holds.
+/// The compiler is a wrapper around gcc that logs every preprocessor run (-E).
+/// </summary>
+public sealed class LocalCacheTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("kiln-local-cache");
+
+    public LocalCacheTests()
+    {
+        _dir.Write("include/h.h", "#define WIDTH 7\nstatic inline int twice(int x) { return 2 * x; }\n");
+        _dir.Write("s.c", "#include <stdio.h>\n#include \"h.h\"\nint s(void) { int unused; printf(\"%d\\n\", twice(WIDTH)); return WIDTH; }\n");
+        var wrapper = _dir.Write("bin/gcc", $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = \"-E\" ] && echo \"$*\" >> {_dir.Combine("cpp.log")}; done\nexec /usr/bin/gcc \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Age("include/h.h", "s.c");
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>Files written just now are too new for a manifest (a later change could go unseen): date them an hour back.</summary>
+    private void Age(params string[] names)
+    {
+        foreach (var name in names)
+        {
+            File.SetLastWriteTimeUtc(_dir.Combine(name), DateTime.UtcNow.AddHours(-1));
+        }
+    }
+
+    private int PreprocessorRuns => File.Exists(_dir.Combine("cpp.log")) ? File.ReadAllLines(_dir.Combine("cpp.log")).Length : 0;
+
+    private long Counter(string state, string name) => new FileInfo(Path.Combine(state, "cache", "stats", name)) is { Exists: true } f ? f.Length : 0;
+
+    private async Task<Tools.Run> KilnCcAsync(string hosts, string state, string output)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["KILN_HOSTS"] = hosts,
+            ["DISTCC_HOSTS"] = null,
+            ["KILN_DIR"] = state,
+            ["KILN_FALLBACK"] = null,
+            ["KILN_VERBOSE"] = null,
+            ["KILN_CACHE_SIZE"] = null,
+            ["LC_ALL"] = "C",
+        };
+        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", _dir.Combine("bin/gcc"), "-Iinclude", "-O2", "-Wall", "-MD", "-c", "s.c", "-o", output],
+            _dir.Path, environment, TimeSpan.FromMinutes(2));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return run;
+    }
+
+    private async Task<(byte[] Object, string Dependencies, string Stderr)> LocalGccAsync()
+    {
+        var run = await Tools.RunAsync("gcc", ["-Iinclude", "-O2", "-Wall", "-MD", "-c", "s.c", "-o", "ref.o"], _dir.Path, new Dictionary<string, string?> { ["LC_ALL"] = "C" });
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return (await File.ReadAllBytesAsync(_dir.Combine("ref.o")), await File.ReadAllTextAsync(_dir.Combine("ref.d")), run.Stderr);
+    }
+
+    [Fact]
+    public async Task IdenticalRebuildIsADirectHitThatNeverRunsThePreprocessor()
+    {
+        var state = _dir.Combine("state");
+        var reference = await LocalGccAsync();
+        var first = await KilnCcAsync("localhost", state, "out.o");
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(1, Counter(state, "miss"));
+        var dependencies = await File.ReadAllTextAsync(_dir.Combine("out.d"));
+        Assert.Equal(reference.Dependencies.Replace("ref.o", "out.o", StringComparison.Ordinal), dependencies);
+
+        File.Delete(_dir.Combine("out.o"));
+        File.Delete(_dir.Combine("out.d"));
+        var second = await KilnCcAsync("localhost", state, "out.o");
+
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(1, Counter(state, "direct-hit"));
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(dependencies, await File.ReadAllTextAsync(_dir.Combine("out.d")));
+        Assert.Contains("unused variable 'unused'", second.Stderr);
+        Assert.Equal(first.Stderr, second.Stderr);
+        Assert.Equal(reference.Stderr, second.Stderr);
+    }
+
+    [Fact]
+    public async Task AChangedHeaderIsAMissAndChangingItBackIsAHitAgain()
+    {
+        var state = _dir.Combine("state");
+        var original = await File.ReadAllTextAsync(_dir.Combine("include/h.h"));
+        var before = await LocalGccAsync();
+        await KilnCcAsync("localhost", state, "out.o");
+
+        _dir.Write("include/h.h", original.Replace("7", "9", StringComparison.Ordinal));
+        Age("include/h.h");
+        var changed = await LocalGccAsync();
+        Assert.NotEqual(before.Object, changed.Object);
+        await KilnCcAsync("localhost", state, "out.o");
+        Assert.Equal(2, PreprocessorRuns);
+        Assert.Equal(2, Counter(state, "miss"));
+        Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+
+        // The manifest keeps both versions: the old header's result comes back without the preprocessor.
+        _dir.Write("include/h.h", original);
+        Age("include/h.h");
+        await KilnCcAsync("localhost", state, "out.o");
+        Assert.Equal(2, PreprocessorRuns);
+        Assert.Equal(1, Counter(state, "direct-hit"));
+        Assert.Equal(before.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+    }
+
+    [Fact]
+    public async Task ANodesAnswerFillsTheLocalCacheAndTheNextCompileStaysHere()
+    {
+        await using var node = await TestNode.StartAsync();
+        var hosts = node.Node.KilnEndPoint.ToString();
+        var reference = await LocalGccAsync();
+
+        // A first client warms the node; a second one (its own KILN_DIR) gets the node's cached result.
+        await KilnCcAsync(hosts, _dir.Combine("state-1"), "one.o");
+        await KilnCcAsync(hosts, _dir.Combine("state-2"), "two.o");
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+        Assert.Equal(1, node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits);
+        var jobs = node.Node.Counters.KilnJobs;
+
+        // That answer is now in the second client's local cache: no job reaches the node.
+        File.Delete(_dir.Combine("two.o"));
+        await KilnCcAsync(hosts, _dir.Combine("state-2"), "two.o");
+        Assert.Equal(jobs, node.Node.Counters.KilnJobs);
+        Assert.Equal(1, Counter(_dir.Combine("state-2"), "direct-hit"));
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("two.o")));
+    }
+
+    [Fact]
+    public void TheSizeCapEvictsTheLeastRecentlyUsedAndADamagedResultIsAMiss()
+    {
+        var cache = new LocalCompileCache(_dir.Combine("cap"), capacityBytes: 3 * 1100, seed: 1);
+        var keys = new List<ActionKey>();
+        var random = new Random(7);
+        for (var i = 0; i < 5; i++)
+        {
+            var bytes = new byte[1000];
+            random.NextBytes(bytes);
+            var key = ActionKey.FromEncoding(bytes);
+            keys.Add(key);
+            cache.PutResult(key, new CachedCompile(bytes, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty));
+            File.SetLastWriteTimeUtc(ResultPath(key), DateTime.UtcNow.AddMinutes(-10 + i));
+        }
+
+        // Using the oldest makes it the newest.
+        Assert.NotNull(cache.TryGetResult(keys[0]));
+        cache.Clean();
+        Assert.True(cache.Statistics().SizeBytes <= 3 * 1100);
+        Assert.NotNull(cache.TryGetResult(keys[0]));
+        Assert.NotNull(cache.TryGetResult(keys[4]));
+        Assert.Null(cache.TryGetResult(keys[1]));
+
+        var path = ResultPath(keys[4]);
+        var damaged = File.ReadAllBytes(path);
+        damaged[100] ^= 0xff;
+        File.WriteAllBytes(path, damaged);
+        Assert.Null(cache.TryGetResult(keys[4]));
+
+        string ResultPath(ActionKey key) => Path.Combine(_dir.Combine("cap"), "r", key.Hex[..2], key.Hex[2..]);
+    }
+}
