@@ -20,6 +20,12 @@ internal static class Usage
           kiln hosts [--browse]        list the hosts of KILN_HOSTS and, with +zeroconf or --browse,
                                        the Kiln nodes and distccds announced by DNS-SD
 
+        See:
+          kiln status [--node H:P]     a node's slots, load, running jobs and accounting by user and node
+          kiln monitor [--count N]     the same, redrawn every second (live terminal view)
+          kiln explain [SOURCE...]     why recent compiles ran where they did (KILN_DIR/decisions.log)
+          http://NODE:3633/            the dashboard; /api/accounting, /api/jobs, /metrics
+
         Trust:
           kiln key new | show          this user's Ed25519 signing key
           kiln trust add | list | retire | revoke | remove
@@ -33,6 +39,7 @@ internal static class Usage
           KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)
           KILN_DIR        client state and cache (default ~/.cache/kiln)
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
+          KILN_USER       the name nodes account this user's jobs to (default: the login name)
 
         """;
 }

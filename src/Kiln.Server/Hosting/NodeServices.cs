@@ -28,6 +28,7 @@ internal static class NodeServices
         services.AddSingleton<IResultGate, OpenResultGate>();
         services.AddSingleton<IResultWitness, SilentResultWitness>();
         services.AddSingleton<PeerDirectory>();
+        Accounting.AccountingServices.Add(services, options);
         if (options.Zeroconf)
         {
             services.AddHostedService<ZeroconfAnnouncer>();
