@@ -40,9 +40,7 @@ public sealed class AccountingTests
         Assert.All(ran, r => Assert.True(r.BytesIn > 0 && r.WallMs >= r.QueueMs, $"record {r.Id}: in {r.BytesIn}, wall {r.WallMs}, queue {r.QueueMs}"));
         Assert.Contains(ran, r => r.ExitCode == 1 && r.Identity == "bob");
         Assert.True(ran.Where(r => r.ExitCode == 0).All(r => r.BytesOut > 0), "a successful compile sends an object");
-        // The compiles ran one at a time, so each was charged its own compiler's CPU time.
         Assert.True(ran.Sum(r => r.CpuMs) > 0, "gcc used no CPU time at all?");
-        Assert.All(ran, r => Assert.True(r.CpuMs <= r.WallMs + 10, $"record {r.Id}: {r.CpuMs} ms CPU in {r.WallMs} ms wall"));
 
         var refusal = Assert.Single(records, r => r.Refusal.Length > 0);
         Assert.Equal("CompilerNotAllowed", refusal.Refusal);
@@ -114,7 +112,8 @@ public sealed class AccountingTests
         {
             ("garbage", "not a job batch"),
             ("{\"node\":{\"name\":\"other\"", "not a job batch"),
-            ("{}", "needs 'node' and 'records'"),
+            ("{}", "missing required properties"),
+            ("{\"node\":null,\"records\":null}", "needs 'node' and 'records'"),
             (Json(new JobBatch { Node = new NodeReport("other", 1, 1, 0, 0, 0), Records = [record with { Node = "someone-else" }] }), "only its own records"),
             (Json(new JobBatch { Node = new NodeReport("test-node", 1, 1, 0, 0, 0), Records = [] }), "names this node"),
             (Json(new JobBatch { Node = new NodeReport("other", 1, 1, 0, 0, 0), Records = [record with { CpuMs = -5 }] }), "out of range"),
@@ -138,6 +137,26 @@ public sealed class AccountingTests
         var (ok, _) = await Post(Json(new JobBatch { Node = new NodeReport("other", 1, 1, 0, 0, 0), Records = [record] }));
         Assert.Equal(HttpStatusCode.OK, ok);
         Assert.Equal(1, (await AccountingApi.SummaryAsync(http, node.Node.HttpEndPoint!.ToString())).ByNode.Single().Jobs);
+    }
+
+    [Fact]
+    public async Task Each_job_is_charged_its_own_compilers_cpu_time()
+    {
+        // A node of its own process: its only children are the compilers it runs, as in production.
+        await using var node = await NodeProcess.StartAsync(slots: 1);
+        using var http = new HttpClient();
+        var api = node.HttpEndPoint.ToString();
+        const string heavy = "#define R(x) x x x x\nint f(int *a) { int s = 0; R(R(R(for (int i = 0; i < 100; i++) s += a[i] * i;))) return s; }\n";
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(RemoteStatus.Completed, (await AccountingApi.CompileAsync(node.KilnEndPoint, "grace", heavy + $"int k{i};\n")).Status);
+        }
+
+        await AccountingApi.WrittenAsync(http, api, 3);
+        var records = await AccountingApi.JobsAsync(http, api);
+        Assert.Equal(3, records.Count);
+        // The compiles ran one at a time, so each charge is that compile's own gcc, cc1 and as.
+        Assert.All(records, r => Assert.True(r.CpuMs > 0 && r.CpuMs <= r.WallMs + 5, $"record {r.Id}: {r.CpuMs} ms CPU in {r.WallMs} ms wall"));
     }
 
     [Fact]
