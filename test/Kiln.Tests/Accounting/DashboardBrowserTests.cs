@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kiln.Server.Accounting;
 using Kiln.Tests.EndToEnd;
 using Kiln.Tests.TestKit;
 using OpenQA.Selenium;
@@ -68,22 +69,34 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var screenshots = Path.Combine(Tools.RepositoryRoot, "artifacts", "test-output");
         Directory.CreateDirectory(screenshots);
 
-        // While the build runs: whatever the page shows lies between the node's accounting read just
-        // before and just after it, and the live job count never exceeds what make can run at once.
+        // While the build runs: the page shows a snapshot taken at some time T. The node's accounting
+        // only grows, so what the page shows lies between what the API said in a read that ended before
+        // T and in one that started after it; the live job count never exceeds what make runs at once.
+        var samples = new List<(long StartMs, long EndMs, AccountingSummary Summary)>();
+        async Task<AccountingSummary> SampleAsync()
+        {
+            var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var summary = await AccountingApi.SummaryAsync(http, api);
+            samples.Add((start, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), summary));
+            return summary;
+        }
+
         var checks = 0;
         var sawRunning = false;
         var maxRunning = 0;
+        await SampleAsync();
         while (!build.IsCompleted)
         {
-            var before = await AccountingApi.SummaryAsync(http, api);
             var page = ReadPage(driver);
-            var after = await AccountingApi.SummaryAsync(http, api);
+            var after = await SampleAsync();
+            Assert.True(samples[^1].StartMs >= page.TimeMs, "the page's snapshot is newer than a read that started after the page was read");
+            var before = samples.LastOrDefault(s => s.EndMs < page.TimeMs).Summary;
             Assert.InRange(page.Running, 0, MakeJobs);
             sawRunning |= page.Running > 0;
             maxRunning = Math.Max(maxRunning, page.Running);
             foreach (var user in page.Users)
             {
-                var low = before.ByUser.SingleOrDefault(t => t.Identity == user.Identity);
+                var low = before?.ByUser.SingleOrDefault(t => t.Identity == user.Identity);
                 var high = after.ByUser.Single(t => t.Identity == user.Identity);
                 Assert.InRange(user.Jobs, low?.Jobs ?? 0, high.Jobs);
                 Assert.InRange(user.CpuMs, low?.CpuMs ?? 0, high.CpuMs);
@@ -96,6 +109,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
                 Screenshot(driver, Path.Combine(screenshots, "dashboard-during-uclibc.png"));
             }
 
+            // Paces the checks (about one a second); the build is what the loop waits for.
             await Task.WhenAny(build, Task.Delay(TimeSpan.FromSeconds(1)));
         }
 
@@ -144,7 +158,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
 
     private readonly record struct UserShown(string Identity, long Jobs, string JobsText, long CpuMs, long BytesIn, long BytesOut);
 
-    private readonly record struct PageState(long Sequence, int Running, long Recorded, List<UserShown> Users);
+    private readonly record struct PageState(long Sequence, long TimeMs, int Running, long Recorded, List<UserShown> Users);
 
     /// <summary>Reads what the page shows in one script call, so one render is read whole.</summary>
     private static PageState ReadPage(ChromeDriver driver)
@@ -153,7 +167,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             const users = [...document.querySelectorAll('#users tr[data-user]')].map(r => ({
               identity: r.getAttribute('data-user'), jobs: Number(r.getAttribute('data-jobs')), jobsText: r.querySelector('.jobs').textContent,
               cpuMs: Number(r.getAttribute('data-cpu-ms')), bytesIn: Number(r.getAttribute('data-bytes-in')), bytesOut: Number(r.getAttribute('data-bytes-out')) }));
-            return JSON.stringify({ sequence: Number(document.body.getAttribute('data-sequence') || 0),
+            return JSON.stringify({ sequence: Number(document.body.getAttribute('data-sequence') || 0), timeMs: Number(document.body.getAttribute('data-time') || 0),
               running: Number(document.getElementById('running-count').textContent),
               recorded: Number(document.getElementById('recorded').textContent), users });
             """)!;
@@ -162,7 +176,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var users = root.GetProperty("users").EnumerateArray().Select(u => new UserShown(
             u.GetProperty("identity").GetString()!, u.GetProperty("jobs").GetInt64(), u.GetProperty("jobsText").GetString()!,
             u.GetProperty("cpuMs").GetInt64(), u.GetProperty("bytesIn").GetInt64(), u.GetProperty("bytesOut").GetInt64())).ToList();
-        return new PageState(root.GetProperty("sequence").GetInt64(), root.GetProperty("running").GetInt32(), root.GetProperty("recorded").GetInt64(), users);
+        return new PageState(root.GetProperty("sequence").GetInt64(), root.GetProperty("timeMs").GetInt64(), root.GetProperty("running").GetInt32(), root.GetProperty("recorded").GetInt64(), users);
     }
 
     private static ChromeDriver StartBrowser(TempDirectory work)

@@ -107,6 +107,7 @@
     barChart($("cpu-users"), a.byUser.map((t) => ({ label: t.identity, value: t.cpuMs })));
     barChart($("bytes-nodes"), a.byNode.map((t) => ({ label: t.node, value: t.bytesIn + t.bytesOut })));
     document.body.setAttribute("data-sequence", String(s.sequence));
+    document.body.setAttribute("data-time", String(s.timeMs));
   }
 
   const events = new EventSource("/api/events");
