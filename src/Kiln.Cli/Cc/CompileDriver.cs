@@ -1,8 +1,8 @@
 using System.Globalization;
+using Kiln.Cli.Explain;
 using Kiln.Core.Compile;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
-using Kiln.Cli.Explain;
 
 namespace Kiln.Cli.Cc;
 

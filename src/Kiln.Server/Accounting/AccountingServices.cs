@@ -10,6 +10,11 @@ internal static class AccountingServices
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
         services.AddSingleton(options.Accounting);
+        if (options.Accounting.Enabled)
+        {
+            ChildProcessorTime.Start();
+        }
+
         services.AddSingleton(new JobLedger(options.NodeName, options.Accounting.Enabled));
         services.AddSingleton(sp =>
         {

@@ -14,7 +14,23 @@ internal static partial class ChildProcessorTime
     private static readonly Lock s_gate = new();
     private static long s_lastMicroseconds = -1;
 
-    /// <summary>Milliseconds of child CPU time since the previous call (the first call charges everything before it).</summary>
+    /// <summary>
+    /// Sets the baseline once per process (later calls keep it), so that children that ended before the
+    /// node started (a test host's tools, say) are charged to no job.
+    /// </summary>
+    public static void Start()
+    {
+        var now = ReadMicroseconds();
+        lock (s_gate)
+        {
+            if (s_lastMicroseconds < 0 && now >= 0)
+            {
+                s_lastMicroseconds = now;
+            }
+        }
+    }
+
+    /// <summary>Milliseconds of child CPU time since the previous call (or since <see cref="Start"/>).</summary>
     public static long Charge()
     {
         var now = ReadMicroseconds();
