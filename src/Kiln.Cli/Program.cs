@@ -40,6 +40,12 @@ switch (args[0])
         return Kiln.Cli.Trust.KeyCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "trust":
         return Kiln.Cli.Trust.TrustCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "status":
+        return await Kiln.Cli.Observe.StatusCommand.RunAsync(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "monitor":
+        return await Kiln.Cli.Observe.MonitorCommand.RunAsync(args.AsSpan(1).ToArray(), Console.Out, Console.Error, CancellationToken.None);
+    case "explain":
+        return Kiln.Cli.Explain.ExplainCommand.Run(args.AsSpan(1).ToArray(), Environment.GetEnvironmentVariable, Console.Out, Console.Error);
     case "masquerade":
         return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "debug" when args.Length > 1 && args[1] == "store-write":

@@ -23,6 +23,12 @@ internal static class Usage
                                        cache hits, misses and size by front end (a node's and
                                        this machine's local cache)
 
+        See:
+          kiln status [--node H:P]     a node's slots, load, running jobs and accounting by user and node
+          kiln monitor [--count N]     the same, redrawn every second (live terminal view)
+          kiln explain [SOURCE...]     why recent compiles ran where they did (KILN_DIR/decisions.log)
+          http://NODE:3633/            the dashboard; /api/accounting, /api/jobs, /metrics
+
         Trust:
           kiln key new | show          this user's Ed25519 signing key
           kiln trust add | list | retire | revoke | remove
@@ -38,6 +44,7 @@ internal static class Usage
           KILN_CACHE_SIZE size cap of the local cache under KILN_DIR (default 5G; 0 = off)
           KILN_BASEDIR    paths under it are made relative, so checkouts share cache hits
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
+          KILN_USER       the name nodes account this user's jobs to (default: the login name)
 
         """;
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Kiln.Cli.Explain;
 using Kiln.Core.Actions;
 using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
@@ -23,6 +24,7 @@ internal sealed partial class CompileDriver
     private readonly Func<HostSpec, IRemoteCompileClient> _clients;
     private readonly CompilerConsole _console;
     private readonly HostBackoff _backoff;
+    private readonly DecisionLog _decisions;
 
     /// <summary>Creates a driver; <paramref name="clients"/> gives the protocol client for a host.</summary>
     public CompileDriver(CcSettings settings, Func<HostSpec, IRemoteCompileClient> clients, CompilerConsole console)
@@ -31,6 +33,7 @@ internal sealed partial class CompileDriver
         _clients = clients;
         _console = console;
         _backoff = new HostBackoff(settings.StateDirectory, settings.BackoffPeriod);
+        _decisions = new DecisionLog(settings.StateDirectory);
     }
 
     /// <summary>
@@ -46,6 +49,7 @@ internal sealed partial class CompileDriver
         if (!command.IsDistributable)
         {
             Verbose($"kiln: {Describe(command)} ran locally: {command.LocalReason}");
+            _decisions.NotDistributable(Describe(command), command.LocalReason ?? "");
             return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
@@ -81,6 +85,7 @@ internal sealed partial class CompileDriver
             if (host.Kind == HostKind.Local)
             {
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
+                _decisions.LocalSlot(command.Source, lease.Slot);
                 return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
             }
 
@@ -91,6 +96,7 @@ internal sealed partial class CompileDriver
             {
                 // The full compile would stop at the same point with the same words.
                 Verbose($"kiln: {command.Source} failed to preprocess here (exit {cpp.ExitCode})");
+                _decisions.PreprocessFailed(command.Source, cpp.ExitCode);
                 Write(_console.Stderr, cpp.Stderr);
                 return cpp.ExitCode;
             }
@@ -186,6 +192,7 @@ internal sealed partial class CompileDriver
             // diagnostic names, which exists here but not on the node, so the local run reports the
             // failure in exactly the words a local compile uses (and settles any node/local difference).
             Verbose($"kiln: {command.Source} failed on {host.Display} (exit {outcome.ExitCode}); compiling it here to report its diagnostics exactly");
+            _decisions.RemoteFailedRerunLocal(command.Source, host.Display, outcome.ExitCode);
             return await LocalCompiler.RunAsync(compilerPath, command.Arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
@@ -213,6 +220,7 @@ internal sealed partial class CompileDriver
         }
 
         Verbose($"kiln: {command.Source} compiled on {host.Display} (slot {slot}){(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
+        _decisions.Remote(command.Source, host.Display, outcome.ExitCode);
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, cpp.Stderr);
         Write(_console.Stderr, outcome.Stderr);
@@ -253,10 +261,12 @@ internal sealed partial class CompileDriver
         if (!_settings.Fallback)
         {
             _console.Say($"kiln: {command.Source} not compiled: no node could compile it ({reason}), and KILN_FALLBACK=0 forbids compiling it here");
+            _decisions.NotCompiled(command.Source, reason);
             return 1;
         }
 
         Verbose($"kiln: {command.Source} compiled locally: {reason}");
+        _decisions.Fallback(command.Source, reason);
         return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
     }
 

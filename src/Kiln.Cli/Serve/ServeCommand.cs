@@ -22,6 +22,10 @@ internal static class ServeCommand
           --slots N           compile slots (default: the number of cores)
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --name NAME         node name in logs and discovery (default: the host name)
+          --collector URL     send this node's job records to a collector node (http://HOST:3633)
+          --job-retention T   keep job records for T (e.g. 7d, 12h, 30m; default 7d); totals stay
+          --job-retention-rows N  keep at most N job records (default 1000000)
+          --accounting on|off record every job (default on)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
           --zeroconf          announce the node by DNS-SD over multicast DNS: _kiln._tcp, and
                               _distcc._tcp when --distcc is on (found by 'kiln hosts --browse',
@@ -104,6 +108,36 @@ internal static class ServeCommand
                     case "--name":
                         options.NodeName = Value();
                         break;
+                    case "--collector":
+                        var url = Value();
+                        if (!Uri.TryCreate(url, UriKind.Absolute, out var collector) || collector.Scheme is not ("http" or "https"))
+                        {
+                            throw new UsageException($"--collector {url}: expected an http:// URL such as http://10.0.0.1:3633");
+                        }
+
+                        options.Accounting.Collector = collector;
+                        break;
+                    case "--job-retention":
+                        var retention = Value();
+                        options.Accounting.Retention = ParseDuration(a, retention);
+                        break;
+                    case "--job-retention-rows":
+                        var rows = Value();
+                        if (!long.TryParse(rows, NumberStyles.None, CultureInfo.InvariantCulture, out var maxRows) || maxRows < 1)
+                        {
+                            throw new UsageException($"--job-retention-rows {rows}: expected a positive number");
+                        }
+
+                        options.Accounting.RetentionRows = maxRows;
+                        break;
+                    case "--accounting":
+                        options.Accounting.Enabled = Value() switch
+                        {
+                            "on" => true,
+                            "off" => false,
+                            var other => throw new UsageException($"--accounting {other}: expected on or off"),
+                        };
+                        break;
                     case "--stdio":
                         options.Stdio = true;
                         break;
@@ -172,6 +206,27 @@ internal static class ServeCommand
         }
 
         return 0;
+    }
+
+    /// <summary>Parses a duration such as 7d, 12h, 30m or 90s.</summary>
+    internal static TimeSpan ParseDuration(string option, string value)
+    {
+        if (value.Length >= 2 && long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (value[^1])
+            {
+                case 'd':
+                    return TimeSpan.FromDays(n);
+                case 'h':
+                    return TimeSpan.FromHours(n);
+                case 'm':
+                    return TimeSpan.FromMinutes(n);
+                case 's':
+                    return TimeSpan.FromSeconds(n);
+            }
+        }
+
+        throw new UsageException($"{option} {value}: expected a duration such as 7d, 12h, 30m or 90s");
     }
 
     private static IPEndPoint? ParseOptionalEndPoint(string option, string value) =>

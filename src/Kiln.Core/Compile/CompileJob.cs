@@ -24,6 +24,9 @@ public sealed record CompileJob
     /// <summary>Which front end received the job (kiln, distcc).</summary>
     public string FrontEnd { get; init; } = "";
 
+    /// <summary>The job's ActionKey in hex when the client sent one, else empty (for the job's record).</summary>
+    public string ActionKey { get; init; } = "";
+
     /// <summary>The source file name the client compiled, for logs (not used to compile).</summary>
     public string SourceName { get; init; } = "";
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Kiln.Core.Compile;
+using Kiln.Server.Accounting;
 
 namespace Kiln.Server.Compile;
 
@@ -17,6 +18,27 @@ public sealed partial class CompileExecutor
     /// rewritten to client paths.
     /// </summary>
     public async Task<CompileResult> ExecutePumpAsync(PumpJob job, CancellationToken cancellationToken)
+    {
+        var bytesIn = 0L;
+        foreach (var file in job.Files)
+        {
+            bytesIn += file.Content?.Length ?? 0;
+        }
+
+        var live = Ledger.Begin(job.Client, "distcc", job.Compiler, job.Arguments.Count > 0 ? job.Arguments[^1] : "", "", bytesIn);
+        var result = CompileResult.Refused(RefusalKind.NodeFailure, "the job was cancelled");
+        try
+        {
+            result = await ExecutePumpJobAsync(job, live, cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            Ledger.Finish(live, result);
+        }
+    }
+
+    private async Task<CompileResult> ExecutePumpJobAsync(PumpJob job, LiveJob? live, CancellationToken cancellationToken)
     {
         var command = CompileCommand.Parse(job.Compiler, job.Arguments);
         if (!command.IsDistributable)
@@ -73,7 +95,7 @@ public sealed partial class CompileExecutor
             var outputPath = Path.Combine(outDir, "output.o");
             var depsPath = Path.Combine(outDir, "output.d");
             var (arguments, dependencyTarget) = PumpArguments(command, root, outputPath, depsPath);
-            var run = await RunAsync(compilerPath, arguments, root.Map(job.ClientDirectory), job.Locale, cancellationToken).ConfigureAwait(false);
+            var run = await RunAsync(compilerPath, arguments, root.Map(job.ClientDirectory), job.Locale, live, cancellationToken).ConfigureAwait(false);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();

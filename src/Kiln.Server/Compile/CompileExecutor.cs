@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Kiln.Core.Compile;
+using Kiln.Server.Accounting;
 
 namespace Kiln.Server.Compile;
 
@@ -28,6 +29,9 @@ public sealed partial class CompileExecutor
 
     /// <summary>The node's counters.</summary>
     public NodeCounters Counters { get; }
+
+    /// <summary>Where every job this executor answers is recorded (off until a node sets its ledger).</summary>
+    public JobLedger Ledger { get; set; } = JobLedger.Off;
 
     /// <summary>The allow-list the executor checks.</summary>
     public CompilerAllowList AllowList => _allowList;
@@ -63,6 +67,21 @@ public sealed partial class CompileExecutor
     /// <summary>Runs one job: waits for a slot, compiles, returns what the compiler produced.</summary>
     public async Task<CompileResult> ExecuteAsync(CompileJob job, CancellationToken cancellationToken)
     {
+        var live = Ledger.Begin(job.Client, job.FrontEnd, job.Compiler, job.SourceName, job.ActionKey, job.Input.Length);
+        var result = CompileResult.Refused(RefusalKind.NodeFailure, "the job was cancelled");
+        try
+        {
+            result = await ExecuteJobAsync(job, live, cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            Ledger.Finish(live, result);
+        }
+    }
+
+    private async Task<CompileResult> ExecuteJobAsync(CompileJob job, LiveJob? live, CancellationToken cancellationToken)
+    {
         var pre = Precheck(job.Compiler, job.Arguments);
         if (pre is not null)
         {
@@ -92,7 +111,7 @@ public sealed partial class CompileExecutor
             arguments.Add("-o");
             arguments.Add("output.o");
 
-            var run = await RunAsync(compilerPath, arguments, jobDir, job.Locale, cancellationToken).ConfigureAwait(false);
+            var run = await RunAsync(compilerPath, arguments, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();
@@ -176,7 +195,8 @@ public sealed partial class CompileExecutor
     private readonly record struct ProcessRun(int ExitCode, byte[] Stdout, byte[] Stderr, CompileResult? Refusal);
 
     private async Task<ProcessRun> RunAsync(
-        string compiler, List<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string> locale, CancellationToken cancellationToken)
+        string compiler, List<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
+        CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(compiler)
         {
@@ -205,6 +225,7 @@ public sealed partial class CompileExecutor
         }
 
         using var process = new Process { StartInfo = info };
+        live?.Started();
         try
         {
             process.Start();
@@ -222,6 +243,7 @@ public sealed partial class CompileExecutor
         try
         {
             await process.WaitForExitAsync(lifetime.Token).ConfigureAwait(false);
+            live?.CompilerExited();
             var stdout = await stdoutTask.ConfigureAwait(false);
             var stderr = await stderrTask.ConfigureAwait(false);
             if (stdout is null || stderr is null)

@@ -59,6 +59,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         if (address is null || !IsAllowed(address))
         {
             Counters.CountRefused();
+            _executor.Ledger.Refused(address?.ToString() ?? "unknown", "distcc", "", "", 0, "AddressNotAllowed");
             LogPeerRefused(connection.RemoteEndPoint?.ToString() ?? "unknown");
             connection.Abort(new ConnectionAbortedException("client address not allowed on the distcc listener"));
             return;
@@ -184,6 +185,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         if (!command.IsDistributable)
         {
             Counters.CountRefused();
+            _executor.Ledger.Refused(client, "distcc", argv[0], command.Source, source.Length, "NotDistributable");
             return CompileResult.Refused(RefusalKind.ArgumentRefused, $"not a distributable compile: {command.LocalReason}");
         }
 

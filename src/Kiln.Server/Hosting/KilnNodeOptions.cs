@@ -44,6 +44,9 @@ public sealed class KilnNodeOptions
     /// </summary>
     public List<IPAddress> Advertise { get; } = [];
 
+    /// <summary>Job records: on or off, retention, the collector to send them to.</summary>
+    public Accounting.AccountingOptions Accounting { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

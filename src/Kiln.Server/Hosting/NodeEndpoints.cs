@@ -15,8 +15,8 @@ internal static class NodeEndpoints
     {
         app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor, FileContentStore store) =>
             Results.Json(Status(options, executor, store), NodeJsonContext.Default.NodeStatus));
-        app.MapGet("/metrics", (KilnNodeOptions options, CompileExecutor executor) =>
-            Results.Text(Metrics(options, executor), PrometheusWriter.ContentType));
+        app.MapGet("/metrics", (KilnNodeOptions options, CompileExecutor executor, Accounting.DashboardFeed feed, Accounting.JobLedger ledger) =>
+            Results.Text(Metrics(options, executor) + Accounting.AccountingMetrics.Text(feed, ledger), PrometheusWriter.ContentType));
         _ = app.Services.GetRequiredService<NodeCounters>();
         // Opens the store (and recovers it after a crash) before any listener serves a request.
         _ = app.Services.GetRequiredService<FileContentStore>();
@@ -24,6 +24,7 @@ internal static class NodeEndpoints
         BazelHttpEndpoints.Map(app);
         CacheStatsEndpoint.Map(app);
         Grpc.GrpcEndpoints.Map(app);
+        Accounting.AccountingEndpoints.Map(app);
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>

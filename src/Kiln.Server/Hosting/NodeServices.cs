@@ -29,6 +29,7 @@ internal static class NodeServices
         services.AddSingleton<IResultWitness, SilentResultWitness>();
         services.AddSingleton<CompileCache.CompileResultCache>();
         services.AddSingleton<PeerDirectory>();
+        Accounting.AccountingServices.Add(services, options);
         if (options.Zeroconf)
         {
             services.AddHostedService<ZeroconfAnnouncer>();

@@ -126,6 +126,7 @@ public sealed partial class KilnSession
                     break;
                 case StepKind.JobError:
                     LogJobRefused(_logger, _client, _job?.SourceName ?? "", step.Error!.Code, step.Error.Message);
+                    _executor.Ledger.Refused(_client, "kiln", _job?.Compiler ?? "", _job?.SourceName ?? "", _job?.InputSize ?? 0, step.Error.Code.ToString());
                     await SendAsync(step.Error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                     break;
                 case StepKind.Run:
@@ -359,6 +360,7 @@ public sealed partial class KilnSession
                 Input = input,
                 Client = _client,
                 FrontEnd = "kiln",
+                ActionKey = job.ActionKey.IsNone ? "" : job.ActionKey.Hex,
                 SourceName = job.SourceName,
                 Locale = job.Locale,
             };

@@ -1,0 +1,202 @@
+using System.Text.Json;
+using Kiln.Server.Accounting;
+using Kiln.Tests.EndToEnd;
+using Kiln.Tests.TestKit;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using Xunit.Abstractions;
+
+namespace Kiln.Tests.Accounting;
+
+/// <summary>
+/// Debian's Chromium, headless, driven by Selenium with the system's chromedriver (Selenium Manager
+/// never runs), watches the dashboard while two users build uClibc-ng through one node that reports
+/// to a collector. What the page shows must match the node's own accounting, and afterwards the
+/// totals must equal the sum of the job records on the node and on the collector.
+/// </summary>
+public sealed class DashboardBrowserTests(ITestOutputHelper output)
+{
+    private const int NodeSlots = 2;
+
+    /// <summary>make -j4 runs at most four kiln cc processes, so at most four jobs are at the node at once.</summary>
+    private const int MakeJobs = 4;
+
+    [WorkloadFact(Workload.Uclibc)]
+    [Trait("Category", "EndToEnd")]
+    public async Task Dashboard_follows_a_two_user_uclibc_build_and_the_accounting_adds_up()
+    {
+        Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
+            "chromium and chromium-driver are not installed (scripts/setup installs them)");
+        await using var collector = await TestNode.StartAsync(slots: 1, configure: o => o.NodeName = "collector");
+        var collectorApi = collector.Node.HttpEndPoint!.ToString();
+        await using var node = await TestNode.StartAsync(slots: NodeSlots, configure: o =>
+        {
+            o.NodeName = "builder";
+            o.Accounting.Collector = new Uri($"http://{collectorApi}");
+            o.Accounting.PushInterval = TimeSpan.FromMilliseconds(250);
+        });
+        var api = node.Node.HttpEndPoint!.ToString();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var work = new TempDirectory("kiln-e2e-dashboard");
+        var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
+
+        // Two users share the build: each compile is alice's or bob's by a checksum of its command line.
+        var wrapper = work.Combine("cc-two-users");
+        await File.WriteAllTextAsync(wrapper, $"""
+            #!/bin/sh
+            n=$(printf '%s' "$*" | cksum | cut -d' ' -f1)
+            if [ $((n % 2)) -eq 0 ]; then KILN_USER=alice; else KILN_USER=bob; fi
+            export KILN_USER
+            exec '{Tools.KilnBinary}' cc gcc "$@"
+
+            """);
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var env = new Dictionary<string, string?>
+        {
+            ["CC"] = null,
+            ["MAKEFLAGS"] = null,
+            ["DISTCC_HOSTS"] = null,
+            ["KILN_HOSTS"] = $"{node.Node.KilnEndPoint}/{MakeJobs}",
+            ["KILN_FALLBACK"] = "0",
+            ["KILN_DIR"] = work.Combine("kiln-client"),
+        };
+
+        using var driver = StartBrowser(work);
+        driver.Navigate().GoToUrl($"http://{api}/");
+        await Wait.UntilAsync(() => driver.FindElement(By.Id("connection")).Text == "live", "the dashboard to connect to /api/events");
+
+        var build = Workloads.MakeAsync(tree, MakeJobs, [$"CC={wrapper}"], env);
+        var screenshots = Path.Combine(Tools.RepositoryRoot, "artifacts", "test-output");
+        Directory.CreateDirectory(screenshots);
+
+        // While the build runs: the page shows a snapshot taken at some time T. The node's accounting
+        // only grows, so what the page shows lies between what the API said in a read that ended before
+        // T and in one that started after it; the live job count never exceeds what make runs at once.
+        var samples = new List<(long StartMs, long EndMs, AccountingSummary Summary)>();
+        async Task<AccountingSummary> SampleAsync()
+        {
+            var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var summary = await AccountingApi.SummaryAsync(http, api);
+            samples.Add((start, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), summary));
+            return summary;
+        }
+
+        var checks = 0;
+        var sawRunning = false;
+        var maxRunning = 0;
+        await SampleAsync();
+        while (!build.IsCompleted)
+        {
+            var page = ReadPage(driver);
+            var after = await SampleAsync();
+            Assert.True(samples[^1].StartMs >= page.TimeMs, "the page's snapshot is newer than a read that started after the page was read");
+            var before = samples.LastOrDefault(s => s.EndMs < page.TimeMs).Summary;
+            Assert.InRange(page.Running, 0, MakeJobs);
+            sawRunning |= page.Running > 0;
+            maxRunning = Math.Max(maxRunning, page.Running);
+            foreach (var user in page.Users)
+            {
+                var low = before?.ByUser.SingleOrDefault(t => t.Identity == user.Identity);
+                var high = after.ByUser.Single(t => t.Identity == user.Identity);
+                Assert.InRange(user.Jobs, low?.Jobs ?? 0, high.Jobs);
+                Assert.InRange(user.CpuMs, low?.CpuMs ?? 0, high.CpuMs);
+                Assert.InRange(user.BytesIn, low?.BytesIn ?? 0, high.BytesIn);
+            }
+
+            checks++;
+            if (checks == 20)
+            {
+                Screenshot(driver, Path.Combine(screenshots, "dashboard-during-uclibc.png"));
+            }
+
+            // Paces the checks (about one a second); the build is what the loop waits for.
+            await Task.WhenAny(build, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+
+        await build;
+        output.WriteLine($"{checks} checks during the build; the page showed up to {maxRunning} jobs running");
+        Assert.True(checks >= 10, $"only {checks} checks while the build ran");
+        Assert.True(sawRunning, "the page never showed a running job during the build");
+
+        // After the build the page settles on exactly the node's accounting.
+        await AccountingApi.WrittenAsync(http, api, node.Node.Counters.KilnJobs);
+        var final = await AccountingApi.SummaryAsync(http, api);
+        PageState settled = default;
+        await Wait.UntilAsync(() =>
+        {
+            settled = ReadPage(driver);
+            return settled.Running == 0 && settled.Recorded == final.ByNode.Sum(t => t.Jobs) && settled.Users.Count == final.ByUser.Count;
+        }, "the dashboard to show the finished build");
+        foreach (var user in final.ByUser)
+        {
+            var shown = settled.Users.Single(u => u.Identity == user.Identity);
+            Assert.Equal((user.Jobs, user.CpuMs, user.BytesIn, user.BytesOut), (shown.Jobs, shown.CpuMs, shown.BytesIn, shown.BytesOut));
+            Assert.Equal(user.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture), shown.JobsText);
+        }
+
+        Screenshot(driver, Path.Combine(screenshots, "dashboard-after-uclibc.png"));
+        Assert.Equal(["alice", "bob"], final.ByUser.Select(t => t.Identity).ToArray());
+        Assert.All(final.ByUser, t => Assert.True(t.Jobs > 100, $"{t.Identity} ran only {t.Jobs} jobs"));
+
+        // The node's totals equal the sum of its records, and every job the node served is a record.
+        var records = await AccountingApi.JobsAsync(http, api);
+        Assert.Equal(node.Node.Counters.KilnJobs, records.Count);
+        Assert.Equal(node.Node.Counters.CompilesOk, records.Count(r => r.ExitCode == 0));
+        AccountingApi.AssertTotalsEqualRecords(final.Totals, records, "node");
+        Assert.True(records.Sum(r => r.CpuMs) > 10_000, $"the build's compiles used only {records.Sum(r => r.CpuMs)} ms of CPU?");
+
+        // The collector holds the same records and its totals for the node equal them too.
+        await Wait.UntilAsync(() => AccountingApi.SummaryAsync(http, api).GetAwaiter().GetResult().Pushed == records.Count,
+            $"the node to send all {records.Count} records to the collector", TimeSpan.FromMinutes(2));
+        var collected = await AccountingApi.JobsAsync(http, collectorApi, ofNode: "builder");
+        Assert.Equal(records.OrderBy(r => r.Id), collected.OrderBy(r => r.Id));
+        var atCollector = await AccountingApi.SummaryAsync(http, collectorApi);
+        AccountingApi.AssertTotalsEqualRecords(atCollector.Totals, await AccountingApi.JobsAsync(http, collectorApi), "collector");
+        Assert.Equal(final.Totals, atCollector.Totals.Where(t => t.Node == "builder"));
+        output.WriteLine($"{records.Count} records; alice {final.ByUser[0].Jobs}, bob {final.ByUser[1].Jobs}; screenshots in {screenshots}");
+    }
+
+    private readonly record struct UserShown(string Identity, long Jobs, string JobsText, long CpuMs, long BytesIn, long BytesOut);
+
+    private readonly record struct PageState(long Sequence, long TimeMs, int Running, long Recorded, List<UserShown> Users);
+
+    /// <summary>Reads what the page shows in one script call, so one render is read whole.</summary>
+    private static PageState ReadPage(ChromeDriver driver)
+    {
+        var json = (string)driver.ExecuteScript("""
+            const users = [...document.querySelectorAll('#users tr[data-user]')].map(r => ({
+              identity: r.getAttribute('data-user'), jobs: Number(r.getAttribute('data-jobs')), jobsText: r.querySelector('.jobs').textContent,
+              cpuMs: Number(r.getAttribute('data-cpu-ms')), bytesIn: Number(r.getAttribute('data-bytes-in')), bytesOut: Number(r.getAttribute('data-bytes-out')) }));
+            return JSON.stringify({ sequence: Number(document.body.getAttribute('data-sequence') || 0), timeMs: Number(document.body.getAttribute('data-time') || 0),
+              running: Number(document.getElementById('running-count').textContent),
+              recorded: Number(document.getElementById('recorded').textContent), users });
+            """)!;
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        var users = root.GetProperty("users").EnumerateArray().Select(u => new UserShown(
+            u.GetProperty("identity").GetString()!, u.GetProperty("jobs").GetInt64(), u.GetProperty("jobsText").GetString()!,
+            u.GetProperty("cpuMs").GetInt64(), u.GetProperty("bytesIn").GetInt64(), u.GetProperty("bytesOut").GetInt64())).ToList();
+        return new PageState(root.GetProperty("sequence").GetInt64(), root.GetProperty("timeMs").GetInt64(), root.GetProperty("running").GetInt32(), root.GetProperty("recorded").GetInt64(), users);
+    }
+
+    private static ChromeDriver StartBrowser(TempDirectory work)
+    {
+        // Selenium Manager would look for drivers on the internet: the explicit service path keeps it
+        // from running, and these two variables keep it offline if it ever did.
+        Environment.SetEnvironmentVariable("SE_OFFLINE", "true");
+        Environment.SetEnvironmentVariable("SE_AVOID_STATS", "true");
+        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
+        options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+            "--user-data-dir=" + Directory.CreateDirectory(work.Combine("chromium-profile")).FullName);
+        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
+        service.SuppressInitialDiagnosticInformation = true;
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(120));
+    }
+
+    private void Screenshot(ChromeDriver driver, string path)
+    {
+        driver.GetScreenshot().SaveAsFile(path);
+        output.WriteLine($"screenshot: {path}");
+    }
+}
