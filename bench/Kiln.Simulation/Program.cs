@@ -5,10 +5,11 @@ using Kiln.Simulation.World;
 
 // Kiln.Simulation: a discrete-event simulation of compile farms comparing placement policies.
 //   Kiln.Simulation [--nodes 10,100,1000] [--seeds 5] [--first-seed 1] [--scenarios steady,failures]
-//                   [--policies distcc,distcc-randomize,icecream,kiln] [--parallel 2] [--make-jobs 32]
+//                   [--policies distcc,distcc-randomize,icecream,kiln,kiln-speed] [--large-seeds 3] [--parallel 2] [--make-jobs 32]
 // Prints the markdown tables on stdout and one progress line per run on stderr.
 var sizes = new List<int> { 10, 100, 1000 };
 var seedCount = 5;
+var largeSeedCount = 0;
 var firstSeed = 1;
 var scenarios = new List<Scenario> { Scenario.Steady, Scenario.Failures };
 var policies = Enum.GetValues<PolicyKind>().ToList();
@@ -25,6 +26,10 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--seeds":
             seedCount = int.Parse(value, CultureInfo.InvariantCulture);
+            i++;
+            break;
+        case "--large-seeds":
+            largeSeedCount = int.Parse(value, CultureInfo.InvariantCulture);
             i++;
             break;
         case "--first-seed":
@@ -47,7 +52,8 @@ for (var i = 0; i < args.Length; i++)
                 "distcc-randomize" => PolicyKind.DistccRandomize,
                 "icecream" => PolicyKind.Icecream,
                 "kiln" => PolicyKind.Kiln,
-                _ => throw new ArgumentException($"unknown policy '{v}' (distcc, distcc-randomize, icecream, kiln)"),
+                "kiln-speed" => PolicyKind.KilnSpeed,
+                _ => throw new ArgumentException($"unknown policy '{v}' (distcc, distcc-randomize, icecream, kiln, kiln-speed)"),
             })];
             i++;
             break;
@@ -64,7 +70,8 @@ for (var i = 0; i < args.Length; i++)
             return 2;
     }
 }
-var seeds = Enumerable.Range(firstSeed, seedCount).ToList();
-var cells = Sweep.Run(sizes, scenarios, policies, seeds, options, parallel, Console.Error);
+// Sizes of 1000 nodes and more may run fewer seeds (--large-seeds) to keep the sweep to minutes.
+var seedsFor = (int nodes) => Enumerable.Range(firstSeed, nodes >= 1000 && largeSeedCount > 0 ? largeSeedCount : seedCount).ToList();
+var cells = Sweep.Run(sizes, scenarios, policies, seedsFor, options, parallel, Console.Error);
 Console.Out.Write(Report.Tables(cells));
 return 0;

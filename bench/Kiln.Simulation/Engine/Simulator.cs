@@ -33,7 +33,8 @@ internal sealed partial class Simulator
             PolicyKind.Distcc => new DistccPlacement(this, randomize: false),
             PolicyKind.DistccRandomize => new DistccPlacement(this, randomize: true),
             PolicyKind.Icecream => new IcecreamPlacement(this),
-            PolicyKind.Kiln => new KilnPlacement(this),
+            PolicyKind.Kiln => new KilnPlacement(this, speedAware: false),
+            PolicyKind.KilnSpeed => new KilnPlacement(this, speedAware: true),
             _ => throw new ArgumentOutOfRangeException(nameof(policy)),
         };
         Nodes = [.. world.Nodes.Select(n => new NodeState(n, _placement.RunLimit(n), _placement.RemoteWeight(n))

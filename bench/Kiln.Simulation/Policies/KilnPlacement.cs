@@ -22,11 +22,14 @@ internal sealed class KilnPlacement : Placement
     private const double AdvertisementTrusted = 6;
     private const double ActiveUserWindow = 5;
     private readonly Dictionary<int, (int Failures, double Until)>[] _backoff;
+    private readonly bool _speedAware;
 
-    /// <summary>Per-client back-off tables.</summary>
-    public KilnPlacement(Simulator simulator)
+    /// <summary>Per-client back-off tables; <paramref name="speedAware"/> prefers the faster of two nodes
+    /// that both have a free slot.</summary>
+    public KilnPlacement(Simulator simulator, bool speedAware)
         : base(simulator)
     {
+        _speedAware = speedAware;
         _backoff = [.. simulator.Clients.Select(_ => new Dictionary<int, (int, double)>())];
     }
 
@@ -179,6 +182,19 @@ internal sealed class KilnPlacement : Placement
         }
     }
 
+    private NodeState Better(NodeState first, NodeState second)
+    {
+        if (_speedAware && first.AdvertisedFree > 0 && second.AdvertisedFree > 0)
+        {
+            return first.Spec.Speed >= second.Spec.Speed ? first : second;
+        }
+        if (first.AdvertisedFree != second.AdvertisedFree)
+        {
+            return first.AdvertisedFree > second.AdvertisedFree ? first : second;
+        }
+        return Sim.Random.Next(2) == 0 ? first : second;
+    }
+
     private void Advertise()
     {
         foreach (var node in Sim.Nodes)
@@ -244,10 +260,6 @@ internal sealed class KilnPlacement : Placement
             }
             first = usable[Sim.Random.Next(usable.Count)];
         }
-        var chosen = second is null || first.AdvertisedFree > second.AdvertisedFree
-            || (first.AdvertisedFree == second.AdvertisedFree && Sim.Random.Next(2) == 0)
-            ? first
-            : second;
-        Sim.Send(job, chosen);
+        Sim.Send(job, second is null ? first : Better(first, second));
     }
 }

@@ -15,4 +15,8 @@ internal enum PolicyKind
     /// <summary>Kiln: the better of two random nodes by advertised free slots, BUSY at the node, fair
     /// shares, back-off for failing nodes only, straggler racing.</summary>
     Kiln,
+
+    /// <summary>Kiln with the node's speed in its advertisement: of the two random nodes, one with a free
+    /// slot beats one without, and between two with free slots the faster wins.</summary>
+    KilnSpeed,
 }

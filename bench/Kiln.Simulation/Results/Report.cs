@@ -41,6 +41,7 @@ internal static class Report
         PolicyKind.DistccRandomize => "distcc --randomize",
         PolicyKind.Icecream => "icecream (fastest)",
         PolicyKind.Kiln => "Kiln",
+        PolicyKind.KilnSpeed => "Kiln + speed",
         _ => policy.ToString(),
     };
 

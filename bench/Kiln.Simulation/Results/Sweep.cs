@@ -14,7 +14,7 @@ internal static class Sweep
     /// <summary>Runs the sweep.</summary>
     public static IReadOnlyList<Cell> Run(
         IReadOnlyList<int> sizes, IReadOnlyList<Scenario> scenarios, IReadOnlyList<PolicyKind> policies,
-        IReadOnlyList<int> seeds, WorldOptions baseOptions, int parallelism, TextWriter progress)
+        Func<int, IReadOnlyList<int>> seeds, WorldOptions baseOptions, int parallelism, TextWriter progress)
     {
         var work = new List<(int Nodes, Scenario Scenario, PolicyKind Policy, int Seed)>();
         foreach (var nodes in sizes)
@@ -23,7 +23,7 @@ internal static class Sweep
             {
                 foreach (var policy in policies)
                 {
-                    foreach (var seed in seeds)
+                    foreach (var seed in seeds(nodes))
                     {
                         work.Add((nodes, scenario, policy, seed));
                     }
