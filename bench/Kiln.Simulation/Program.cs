@@ -1,12 +1,15 @@
 using System.Globalization;
 using Kiln.Simulation.Policies;
 using Kiln.Simulation.Results;
+using Kiln.Simulation.Workload;
 using Kiln.Simulation.World;
 
 // Kiln.Simulation: a discrete-event simulation of compile farms comparing placement policies.
 //   Kiln.Simulation [--nodes 10,100,1000] [--seeds 5] [--first-seed 1] [--scenarios steady,failures]
 //                   [--policies distcc,distcc-randomize,icecream,kiln,kiln-speed] [--large-seeds 3] [--parallel 2] [--make-jobs 32]
 // Prints the markdown tables on stdout and one progress line per run on stderr.
+//   Kiln.Simulation --describe-workload    the job-size model, one markdown sentence
+//   Kiln.Simulation --fit FILE             the lognormal fit of a measured compile-time file
 var sizes = new List<int> { 10, 100, 1000 };
 var seedCount = 5;
 var largeSeedCount = 0;
@@ -61,6 +64,17 @@ for (var i = 0; i < args.Length; i++)
             parallel = int.Parse(value, CultureInfo.InvariantCulture);
             i++;
             break;
+        case "--describe-workload":
+            Console.Out.WriteLine(CompileTimeModel.Describe());
+            return 0;
+        case "--fit":
+            // A file of "wall_us cpu_us source" lines, as bench/simulation-data/ holds: the CPU column's fit.
+            var fit = LogNormal.Fit([.. File.ReadLines(value)
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(fields => fields.Length >= 2)
+                .Select(fields => double.Parse(fields[1], CultureInfo.InvariantCulture) / 1e6)]);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mu {fit.Mu:0.000} sigma {fit.Sigma:0.000} median {fit.Median:0.000} s mean {fit.Mean:0.000} s"));
+            return 0;
         case "--make-jobs":
             options = options with { MakeJobs = int.Parse(value, CultureInfo.InvariantCulture) };
             i++;
