@@ -7,11 +7,11 @@ namespace Kiln.Tests.Simulation;
 /// <summary>The compile-farm simulation keeps its books: small worlds, every policy, hangs included.</summary>
 public sealed class SimulationInvariantTests
 {
-    /// <summary>A crowded little farm: 3 clients at make -j16 on 8 nodes, a quarter of which hang.</summary>
+    /// <summary>A crowded little farm: 6 clients at make -j16 on 8 nodes, a quarter of which hang.</summary>
     private static readonly WorldOptions Crowded = new()
     {
         Nodes = 8,
-        Clients = 3,
+        Clients = 6,
         MakeJobs = 16,
         CFiles = 120,
         CppFiles = 40,
