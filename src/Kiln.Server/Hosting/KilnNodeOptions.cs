@@ -44,6 +44,9 @@ public sealed class KilnNodeOptions
     /// </summary>
     public List<IPAddress> Advertise { get; } = [];
 
+    /// <summary>Keys, policies, peers and rebuild checking (see docs/trust.md).</summary>
+    public Trust.TrustOptions Trust { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

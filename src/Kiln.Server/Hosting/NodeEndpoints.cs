@@ -24,6 +24,7 @@ internal static class NodeEndpoints
         BazelHttpEndpoints.Map(app);
         CacheStatsEndpoint.Map(app);
         Grpc.GrpcEndpoints.Map(app);
+        Trust.AttestationEndpoints.Map(app);
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>
