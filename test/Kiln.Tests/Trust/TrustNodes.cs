@@ -38,7 +38,7 @@ internal static class TrustNodes
 
     /// <summary>The action of compiling <paramref name="source"/> (C, preprocessed on the node when <paramref name="preprocessOnNode"/>).</summary>
     public static CompileAction Action(byte[] source, IReadOnlyList<string> arguments, bool preprocessOnNode = false) =>
-        new(Gcc(), preprocessOnNode ? ["-x", "c", .. arguments] : arguments,
+        new(Gcc(), preprocessOnNode ? ["-xc", .. arguments] : arguments,
             SourceLanguage.PreprocessedC, Digest.FromBytes(source), "C");
 
     /// <summary>Runs <paramref name="action"/> on <paramref name="node"/> as the node does for a job it computes, and returns its result.</summary>
