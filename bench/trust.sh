@@ -28,7 +28,8 @@ $(nproc) cores with a load average of $load while other builds ran: absolute fig
 ratios within one table are the point.
 
 The decision alone (\`PolicyResultGate.MayServe\`: the action's attestations read from SQLite among
-10 000 others, each Ed25519 signature verified, owners counted; k=0 with no keys skips all of it):
+10 000 others, each signature checked (Ed25519 once, then remembered: VerifiedSignatures), owners
+counted; k=0 with no keys skips all of it):
 
 $policy
 

@@ -1,5 +1,6 @@
 using Kiln.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Kiln.Server.Trust;
 
@@ -9,7 +10,7 @@ public static class TrustServices
     /// <summary>Adds the trust services (replacing the open gate and silent witness).</summary>
     public static void Add(IServiceCollection services, KilnNodeOptions options)
     {
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<NodeTrust>();
         services.AddSingleton<TrustCounters>();
         // The host disposes it when the node stops.
