@@ -46,6 +46,8 @@ switch (args[0])
         return await Kiln.Cli.Observe.MonitorCommand.RunAsync(args.AsSpan(1).ToArray(), Console.Out, Console.Error, CancellationToken.None);
     case "explain":
         return Kiln.Cli.Explain.ExplainCommand.Run(args.AsSpan(1).ToArray(), Environment.GetEnvironmentVariable, Console.Out, Console.Error);
+    case "challenge":
+        return await Kiln.Cli.Trust.ChallengeCommand.RunAsync(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "masquerade":
         return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "debug" when args.Length > 1 && args[1] == "store-write":

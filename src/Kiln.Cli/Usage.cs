@@ -33,6 +33,8 @@ internal static class Usage
           kiln key new | show          this user's Ed25519 signing key
           kiln trust add | list | retire | revoke | remove
                                        the keys whose attestations count, grouped by owner
+          kiln challenge [--node URL]  actions builders disagree on: signers on each side, what
+                                       differs; exit status 1 when any is contested
 
         Environment:
           KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...

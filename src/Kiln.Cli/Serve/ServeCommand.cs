@@ -32,6 +32,12 @@ internal static class ServeCommand
                               avahi-browse, and distcc's +zeroconf)
           --advertise ADDR    IPv4 interface address to announce on (repeatable; default: every
                               interface that is up and can multicast)
+          --trust-k N         owners that must agree before a hit is served to a consumer naming no
+                              policy (default 0: a plain cache); keys from DATA/trust, named policies
+                              from DATA/policies/NAME.policy (docs/trust.md)
+          --peer URL          a node to exchange attestations with (repeatable; its HTTP address)
+          --rebuild-rate R    share (0..1) of actions others attested that this node re-executes
+                              to check (default 0; 1 = all it has the inputs for)
 
         A bare port (--distcc 3632) listens on 127.0.0.1.
 
@@ -154,6 +160,9 @@ internal static class ServeCommand
                         options.Zeroconf = true;
                         options.Advertise.Add(advertise);
                         break;
+                    case "--trust-k" or "--peer" or "--rebuild-rate":
+                        Kiln.Cli.Trust.ServeTrustOptions.Apply(options.Trust, a, Value());
+                        break;
                     default:
                         throw new UsageException($"unknown option '{a}'. Run 'kiln serve --help' for the options.");
                 }
@@ -201,6 +210,7 @@ internal static class ServeCommand
                 Console.Error.WriteLine($"  zeroconf       _kiln._tcp{(node.DistccEndPoint is null ? "" : " and _distcc._tcp")} as '{options.NodeName}' on {(options.Advertise.Count > 0 ? string.Join(", ", options.Advertise) : "every multicast interface")}");
             }
 
+            Kiln.Cli.Trust.ServeTrustOptions.Describe(node, Console.Error);
             Console.Error.WriteLine("ready: CC=\"kiln cc gcc\" builds through this node; Ctrl-C stops it.");
             await node.WaitForShutdownAsync(CancellationToken.None);
         }

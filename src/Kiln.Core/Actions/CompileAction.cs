@@ -24,6 +24,38 @@ public sealed record CompileAction(
     /// <summary>The action's key.</summary>
     public ActionKey Key => ActionKey.FromEncoding(Encode());
 
+    /// <summary>Decodes a canonical encoding (a node rebuilding an action reads it from its CAS); null when the bytes are not one.</summary>
+    public static CompileAction? Decode(ReadOnlySpan<byte> data)
+    {
+        var r = new CanonicalReader(data);
+        if (r.String() != EncodingTag)
+        {
+            return null;
+        }
+
+        var binary = r.Digest();
+        var target = r.String();
+        var version = r.String();
+        var count = r.Int();
+        if (!r.Ok || count < 0 || count > 100_000 || target is null || version is null)
+        {
+            return null;
+        }
+
+        var arguments = new List<string>(Math.Min(count, 1024));
+        for (var i = 0; i < count; i++)
+        {
+            arguments.Add(r.String() ?? "");
+        }
+
+        var language = (SourceLanguage)r.Int();
+        var input = r.Digest();
+        var locale = r.String();
+        return r.Ok && r.AtEnd && locale is not null
+            ? new CompileAction(new CompilerIdentity(binary, target, version), arguments, language, input, locale)
+            : null;
+    }
+
     private CanonicalWriter Writer() => new CanonicalWriter(EncodingTag)
         .Digest(Compiler.BinaryDigest)
         .String(Compiler.Target)

@@ -65,7 +65,7 @@ public sealed class TrustPolicy(TrustStore keys, int k)
             return AttestationRejection.RevokedKey;
         }
 
-        return key.Key.Verify(attestation.Statement(), attestation.Signature) ? AttestationRejection.None : AttestationRejection.BadSignature;
+        return VerifiedSignatures.Verify(key.Key, attestation.Statement(), attestation.Signature) ? AttestationRejection.None : AttestationRejection.BadSignature;
     }
 
     /// <summary>

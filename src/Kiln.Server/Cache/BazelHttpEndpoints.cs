@@ -33,8 +33,12 @@ public static class BazelHttpEndpoints
     private const string Allowed = "GET, HEAD, PUT";
 
     /// <summary>Maps the Bazel HTTP cache routes.</summary>
-    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.Map(Prefix + "{**path}", HandleAsync);
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
+    {
+        // The same cache under /p/NAME/bazel/: the consumer names its trust policy by URL (docs/trust.md).
+        endpoints.Map(Trust.PolicyRoute.Prefix + "{policy}" + Prefix + "{**path}", HandleAsync);
+        return endpoints.Map(Prefix + "{**path}", HandleAsync);
+    }
 
     private static Task HandleAsync(HttpContext context)
     {
@@ -45,7 +49,7 @@ public static class BazelHttpEndpoints
             return CacheResponses.MethodNotAllowedAsync(context, Allowed);
         }
 
-        var path = context.Request.Path.Value.AsSpan(Prefix.Length);
+        var path = Trust.PolicyRoute.Strip(context.Request.Path.Value ?? "", out _).AsSpan(Prefix.Length);
         if (!BazelPathParser.TryParse(path, out var parsed, out var error))
         {
             return CacheResponses.TextAsync(context, StatusCodes.Status400BadRequest, error);
@@ -120,6 +124,12 @@ public static class BazelHttpEndpoints
         var services = context.RequestServices;
         var counters = services.GetRequiredService<CacheCounters>().BazelActionCache;
         var entry = await services.GetRequiredService<IActionCache>().GetAsync(Namespace, hex, cancellationToken).ConfigureAwait(false);
+        if (entry is not null && !await Trust.PolicyRoute.MayServeAsync(context, "bazel-http", Namespace, hex, entry.Value).ConfigureAwait(false))
+        {
+            // The consumer's policy does not hold for this result: a miss, and Bazel runs the action.
+            entry = null;
+        }
+
         var blob = entry is null
             ? null
             : await services.GetRequiredService<IContentStore>().OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);

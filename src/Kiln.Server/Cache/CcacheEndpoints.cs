@@ -25,8 +25,12 @@ public static class CcacheEndpoints
     private const string Allowed = "GET, HEAD, PUT, DELETE";
 
     /// <summary>Maps the ccache routes.</summary>
-    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.Map(Prefix + "{**key}", HandleAsync);
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
+    {
+        // The same store under /p/NAME/ccache/: the consumer names its trust policy by URL (docs/trust.md).
+        endpoints.Map(Trust.PolicyRoute.Prefix + "{policy}" + Prefix + "{**key}", HandleAsync);
+        return endpoints.Map(Prefix + "{**key}", HandleAsync);
+    }
 
     private static Task HandleAsync(HttpContext context)
     {
@@ -37,7 +41,7 @@ public static class CcacheEndpoints
             return CacheResponses.MethodNotAllowedAsync(context, Allowed);
         }
 
-        var path = context.Request.Path.Value.AsSpan(Prefix.Length);
+        var path = Trust.PolicyRoute.Strip(context.Request.Path.Value ?? "", out _).AsSpan(Prefix.Length);
         if (!CcachePathParser.TryParse(path, out var key, out var error))
         {
             return CacheResponses.TextAsync(context, StatusCodes.Status400BadRequest, error);
@@ -54,6 +58,12 @@ public static class CcacheEndpoints
         var counters = context.RequestServices.GetRequiredService<CacheCounters>().Ccache;
         var entries = context.RequestServices.GetRequiredService<IActionCache>();
         var entry = await entries.GetAsync(Namespace, key.Hex, cancellationToken).ConfigureAwait(false);
+        if (entry is not null && !await Trust.PolicyRoute.MayServeAsync(context, "ccache", Namespace, key.Hex, entry.Value).ConfigureAwait(false))
+        {
+            // The consumer's policy does not hold for this entry: a miss, and ccache compiles.
+            entry = null;
+        }
+
         var blob = entry is null
             ? null
             : await context.RequestServices.GetRequiredService<IContentStore>().OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using Kiln.Core.Cas;
+using Kiln.Server.Trust;
 using Digest = Kiln.Core.Hashing.Digest;
 using ProtoDigest = Build.Bazel.Remote.Execution.V2.Digest;
 
@@ -12,7 +13,7 @@ namespace Kiln.Server.Grpc;
 /// (output files, the files inside output directory trees, stdout, stderr), so a result whose
 /// outputs were evicted is a miss, never a broken hit.
 /// </summary>
-internal sealed class ActionCacheService(IContentStore store, IActionCache actionCache)
+internal sealed class ActionCacheService(IContentStore store, IActionCache actionCache, IResultGate? gate = null, NodeTrust? trust = null)
 {
     /// <summary>The action cache namespace of Bazel action results.</summary>
     public const string Namespace = "bazel-ac";
@@ -54,10 +55,22 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
             return LongInstanceName(request.InstanceName);
         }
 
-        var entry = await actionCache.GetAsync(Namespace, Key(request.InstanceName, action), cancellationToken).ConfigureAwait(false);
+        // An instance name p/NAME[/rest] names the consumer's trust policy; entries live under rest.
+        var instance = PolicyRoute.StripInstance(request.InstanceName, out var policyName);
+        var key = Key(instance, action);
+        var entry = await actionCache.GetAsync(Namespace, key, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
             return NotFound(action);
+        }
+
+        if (gate is not null)
+        {
+            var consumer = new ResultConsumer("bazel-grpc", call.Caller, call.Caller, policyName is null ? null : trust?.Resolve(policyName));
+            if (!await gate.MayServeAsync(Namespace, key, entry.Value, consumer, cancellationToken).ConfigureAwait(false))
+            {
+                return NotFound(action);
+            }
         }
 
         // The action cache checks completeness; asking the store again also extends the outputs'
@@ -161,7 +174,7 @@ internal sealed class ActionCacheService(IContentStore store, IActionCache actio
         }
 
         var entry = new ActionEntry(put.Digest, referenceList);
-        if (!await actionCache.PutAsync(Namespace, Key(request.InstanceName, action), entry, call.Caller, cancellationToken).ConfigureAwait(false))
+        if (!await actionCache.PutAsync(Namespace, Key(PolicyRoute.StripInstance(request.InstanceName, out _), action), entry, call.Caller, cancellationToken).ConfigureAwait(false))
         {
             return GrpcStatus.Of(GrpcStatusCode.FailedPrecondition, $"the action cache did not take the result of {action}");
         }

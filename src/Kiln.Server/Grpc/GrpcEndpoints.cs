@@ -29,7 +29,8 @@ internal static class GrpcEndpoints
 
         var store = app.Services.GetRequiredService<IContentStore>();
         var cas = new ContentStorageService(store);
-        var actionCache = new ActionCacheService(store, app.Services.GetRequiredService<IActionCache>());
+        var actionCache = new ActionCacheService(
+            store, app.Services.GetRequiredService<IActionCache>(), app.Services.GetService<Trust.IResultGate>(), app.Services.GetService<Trust.NodeTrust>());
         var byteStream = new ByteStreamService(store);
 
         app.Use(async (context, next) =>

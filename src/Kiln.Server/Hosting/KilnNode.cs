@@ -29,6 +29,9 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>The node's compile executor.</summary>
     public CompileExecutor Executor { get; }
 
+    /// <summary>The node's services (its store, trust, gate), for hosts and tests that act on it directly.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The node's counters.</summary>
     public NodeCounters Counters => Executor.Counters;
 

@@ -47,6 +47,9 @@ public sealed class KilnNodeOptions
     /// <summary>Job records: on or off, retention, the collector to send them to.</summary>
     public Accounting.AccountingOptions Accounting { get; } = new();
 
+    /// <summary>Keys, policies, peers and rebuild checking (see docs/trust.md).</summary>
+    public Trust.TrustOptions Trust { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

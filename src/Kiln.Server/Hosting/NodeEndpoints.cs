@@ -25,6 +25,7 @@ internal static class NodeEndpoints
         CacheStatsEndpoint.Map(app);
         Grpc.GrpcEndpoints.Map(app);
         Accounting.AccountingEndpoints.Map(app);
+        Trust.AttestationEndpoints.Map(app);
     }
 
     /// <summary>The node's metrics in Prometheus' text format.</summary>

@@ -23,10 +23,9 @@ internal static class NodeServices
         services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
         services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
         services.AddSingleton<CacheCounters>();
-        // Trust replaces these two: the gate every front end asks before serving a hit, and the
-        // witness told of every result the node computed.
-        services.AddSingleton<IResultGate, OpenResultGate>();
-        services.AddSingleton<IResultWitness, SilentResultWitness>();
+        // The gate every front end asks before serving a hit, and the witness told of every result
+        // the node computed (Trust/TrustServices).
+        TrustServices.Add(services, options);
         services.AddSingleton<CompileCache.CompileResultCache>();
         services.AddSingleton<PeerDirectory>();
         Accounting.AccountingServices.Add(services, options);
