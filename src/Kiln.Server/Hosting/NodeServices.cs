@@ -28,6 +28,8 @@ internal static class NodeServices
         services.AddSingleton<IResultGate, OpenResultGate>();
         services.AddSingleton<IResultWitness, SilentResultWitness>();
         services.AddSingleton<PeerDirectory>();
+        // Identity and audit: tokens in DATA/tokens, the TLS certificate in DATA/tls, DATA/audit.jsonl.
+        Security.SecurityServices.Add(services, options);
         if (options.Zeroconf)
         {
             services.AddHostedService<ZeroconfAnnouncer>();

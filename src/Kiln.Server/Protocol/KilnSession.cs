@@ -3,7 +3,9 @@ using System.IO.Pipelines;
 using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
 using Kiln.Core.Protocol;
+using Kiln.Core.Security;
 using Kiln.Server.Compile;
+using Kiln.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Protocol;
@@ -25,6 +27,8 @@ public sealed partial class KilnSession
     private readonly PipeWriter _writer;
     private readonly string _peer;
     private readonly byte[] _header = new byte[KilnFrameHeader.Size];
+    private readonly KilnSessionAccess? _access;
+    private Identity? _identity;
 
     private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
     private string _client;
@@ -32,9 +36,15 @@ public sealed partial class KilnSession
     private byte[]? _input;
     private long _received;
 
-    /// <summary>Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in logs.</summary>
-    public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer)
+    /// <summary>
+    /// Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in
+    /// logs. <paramref name="access"/> authenticates HELLO and audits jobs and refusals; without it the
+    /// peer is trusted with every role and nothing is audited (in-process tests of the protocol alone).
+    /// </summary>
+    public KilnSession(
+        CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer, KilnSessionAccess? access = null)
     {
+        _access = access;
         _executor = executor;
         _options = options;
         _nodeName = nodeName;
@@ -114,6 +124,7 @@ public sealed partial class KilnSession
                     break;
                 case StepKind.JobError:
                     LogJobRefused(_logger, _client, _job?.SourceName ?? "", step.Error!.Code, step.Error.Message);
+                    AuditJob(_job, AuditEvent.Refused, $"{step.Error.Code}: {step.Error.Message}");
                     await SendAsync(step.Error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                     break;
                 case StepKind.Run:
@@ -186,6 +197,18 @@ public sealed partial class KilnSession
                 $"client speaks protocol versions {hello.MinVersion}..{hello.MaxVersion}; this node speaks {KilnProtocol.MinVersion}..{KilnProtocol.Version}: upgrade the older side"));
         }
 
+        if (_access is not null)
+        {
+            var authentication = _access.Authenticate(hello.Token);
+            if (authentication.Identity is null)
+            {
+                _access.Record("hello", AuditEvent.Refused, null, authentication.Refusal!);
+                return new Step(StepKind.Fail, new KilnError(KilnErrorCode.Unauthorized, authentication.Refusal!));
+            }
+
+            _identity = authentication.Identity;
+        }
+
         _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
@@ -220,6 +243,13 @@ public sealed partial class KilnSession
 
     private KilnError? Refuse(KilnJob job)
     {
+        if (_identity is { } identity && !identity.Has(Role.Execute))
+        {
+            _executor.Counters.CountRefused();
+            return new KilnError(KilnErrorCode.Forbidden,
+                $"'{identity.Name}' ({identity.Id}) has role {NodeAuthenticator.RoleName(identity.Role)}; compiling on this node needs execute");
+        }
+
         if (job.InputSize > _options.MaxInputBytes)
         {
             _executor.Counters.CountRefused();
@@ -316,6 +346,7 @@ public sealed partial class KilnSession
                 var mismatch = new KilnError(KilnErrorCode.InputDigestMismatch,
                     $"the input's SHA-256 is {Digest.FromBytes(input.Span).Hex}, not the {expected.Hex} JOB announced");
                 LogJobRefused(_logger, _client, job.SourceName, mismatch.Code, mismatch.Message);
+                AuditJob(job, AuditEvent.Refused, $"{mismatch.Code}: {mismatch.Message}");
                 await SendAsync(mismatch.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -347,18 +378,21 @@ public sealed partial class KilnSession
                 }
 
                 LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, input.Length);
+                AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
                 await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             if (result.Refusal == RefusalKind.Busy)
             {
+                AuditJob(job, AuditEvent.Refused, "busy: " + (result.Message ?? "node busy"));
                 await SendAsync(new KilnBusy(result.Message ?? "node busy").WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             var error = ToError(result);
             LogJobRefused(_logger, _client, job.SourceName, error.Code, error.Message);
+            AuditJob(job, AuditEvent.Refused, $"{error.Code}: {error.Message}");
             await SendAsync(error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -367,6 +401,10 @@ public sealed partial class KilnSession
             _received = 0;
         }
     }
+
+    /// <summary>Records a job (run or refused) in the audit log with the compiler, the source and the client's name.</summary>
+    private void AuditJob(KilnJob? job, string outcome, string detail) =>
+        _access?.Record("job", outcome, _identity, job is null ? detail : $"{job.Compiler} {job.SourceName} ({job.InputSize} bytes) from client '{_client}': {detail}");
 
     private static KilnError ToError(CompileResult refused)
     {
