@@ -31,6 +31,7 @@ public sealed class KilnTransportSecurity
     public KilnTransportSecurity(KilnNodeOptions options, AuditLog audit)
     {
         _options = options;
+        HandshakeTimeout = options.KilnProtocol.HandshakeTimeout;
         _audit = audit;
         Certificate = NodeCertificate.LoadOrCreate(options.DataDirectory, options.NodeName, out var created);
         CertificateCreated = created;
@@ -47,8 +48,8 @@ public sealed class KilnTransportSecurity
     /// <summary>SHA-256 of the certificate, 64 lowercase hex characters: what clients pin with <c>,fp=</c>.</summary>
     public string Fingerprint { get; }
 
-    /// <summary>Longest wait for the first byte and the whole handshake.</summary>
-    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Longest wait for the first byte and the whole TLS handshake: the session's HELLO timeout.</summary>
+    public TimeSpan HandshakeTimeout { get; }
 
     /// <summary>The middleware for <c>ListenOptions.Use</c>.</summary>
     public ConnectionDelegate Wrap(ConnectionDelegate next) => connection => OnConnectedAsync(connection, next);
@@ -61,6 +62,7 @@ public sealed class KilnTransportSecurity
         deadline.CancelAfter(HandshakeTimeout);
 
         var input = connection.Transport.Input;
+        var plaintextAllowed = _options.PlaintextLoopback && NodeAuthenticator.IsLoopback(peer?.Address);
         byte first;
         try
         {
@@ -75,6 +77,18 @@ public sealed class KilnTransportSecurity
             // Nothing is consumed: the TLS layer or the session reads these bytes again.
             input.AdvanceTo(peek.Buffer.Start);
         }
+        catch (OperationCanceledException) when (!connection.ConnectionClosed.IsCancellationRequested)
+        {
+            if (plaintextAllowed)
+            {
+                // A silent plaintext peer: the session's own HELLO timeout answers it with ERROR.
+                await next(connection).ConfigureAwait(false);
+                return;
+            }
+
+            _audit.Record(new AuditEvent("kiln", "tls", AuditEvent.Refused, null, address, $"nothing sent within {HandshakeTimeout.TotalSeconds:0.#} s of connecting"));
+            return;
+        }
         catch (OperationCanceledException)
         {
             return;
@@ -82,7 +96,7 @@ public sealed class KilnTransportSecurity
 
         if (first != TlsHandshakeRecord)
         {
-            if (_options.PlaintextLoopback && NodeAuthenticator.IsLoopback(peer?.Address))
+            if (plaintextAllowed)
             {
                 await next(connection).ConfigureAwait(false);
                 return;
