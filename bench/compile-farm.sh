@@ -131,6 +131,7 @@ node_ready() { grep -q '^ready' "$node_log" || ! kill -0 "$node_pid"; }
 wait_for "kiln serve to print 'ready'" 60 node_ready
 kill -0 "$node_pid" 2>/dev/null || { cat "$node_log" >&2; die "kiln serve exited"; }
 kiln_endpoint="$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$node_log" | head -n 1)"
+kiln_fingerprint="$(sed -n 's/^ *fingerprint *\([0-9a-f]\{64\}\).*/\1/p' "$node_log" | head -n 1)"
 http_endpoint="$(sed -n 's|^ *http *http://\([0-9.]*:[0-9]*\)/.*|\1|p' "$node_log" | head -n 1)"
 [ -n "$kiln_endpoint" ] && [ -n "$http_endpoint" ] || { cat "$node_log" >&2; die "could not read the node's ports from its log"; }
 say "kiln serve: kiln protocol $kiln_endpoint, http $http_endpoint (pid $node_pid, --slots $jobs)"
@@ -146,7 +147,7 @@ mkdir -p "$work/distcc-home" "$work/kiln-client"
 gcc_env=(env -u DISTCC_HOSTS -u KILN_HOSTS -u CCACHE_PREFIX -u MAKEFLAGS)
 distcc_env=(env -u KILN_HOSTS -u MAKEFLAGS DISTCC_HOSTS="127.0.0.1:$distcc_port/$jobs" DISTCC_FALLBACK=0
     DISTCC_DIR="$work/distcc-home" DISTCC_SKIP_LOCAL_RETRY=1)
-kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln" KILN_FALLBACK=0
+kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0
     KILN_DIR="$work/kiln-client")
 
 seconds_since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$1"; }
@@ -270,7 +271,7 @@ before_kiln="$(node_stat kilnJobs)"
 (
     cd "$tiny"
     env -u MAKEFLAGS DISTCC_HOSTS="127.0.0.1:$distcc_port/$jobs" DISTCC_FALLBACK=0 DISTCC_DIR="$work/distcc-home" \
-        KILN_HOSTS="$kiln_endpoint/$jobs,kiln" KILN_FALLBACK=0 KILN_DIR="$work/kiln-client" \
+        KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0 KILN_DIR="$work/kiln-client" \
         hyperfine -N --warmup 3 --runs "$runs" --export-json "$tiny/hyperfine.json" --style basic \
         -n gcc "gcc -c tiny.c -o gcc.o" \
         -n distcc "distcc gcc -c tiny.c -o distcc.o" \

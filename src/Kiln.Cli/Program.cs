@@ -48,6 +48,10 @@ switch (args[0])
         return Kiln.Cli.Explain.ExplainCommand.Run(args.AsSpan(1).ToArray(), Environment.GetEnvironmentVariable, Console.Out, Console.Error);
     case "challenge":
         return await Kiln.Cli.Trust.ChallengeCommand.RunAsync(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "token":
+        return Kiln.Cli.Security.TokenCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "cert":
+        return Kiln.Cli.Security.CertCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "masquerade":
         return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "debug" when args.Length > 1 && args[1] == "store-write":

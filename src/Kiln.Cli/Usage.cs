@@ -29,6 +29,12 @@ internal static class Usage
           kiln explain [SOURCE...]     why recent compiles ran where they did (KILN_DIR/decisions.log)
           http://NODE:3633/            the dashboard; /api/accounting, /api/jobs, /metrics
 
+        Security (docs/security.md):
+          kiln token create --role read|write|execute|admin [--name N]
+                                       a bearer token for this node (also: list, revoke ID,
+                                       cert FINGERPRINT --role R to grant a client certificate)
+          kiln cert                    this client's TLS certificate and its fingerprint
+
         Trust:
           kiln key new | show          this user's Ed25519 signing key
           kiln trust add | list | retire | revoke | remove
@@ -39,7 +45,10 @@ internal static class Usage
         Environment:
           KILN_HOSTS      hosts to use, in DISTCC_HOSTS syntax: host[:port][/limit][,options] ...
                           localhost = compile here; host:3632 or ,distcc/,lzo/,cpp = a distccd;
-                          default: $DISTCC_HOSTS, else the local node at 127.0.0.1:3635
+                          default: $DISTCC_HOSTS, else the local node at 127.0.0.1:3635;
+                          ,fp=SHA256HEX pins a node's TLS certificate (else KILN_DIR/known_hosts,
+                          trust on first use); ,plain = no TLS (loopback benchmarks only)
+          KILN_TOKEN      bearer token sent to Kiln nodes (kiln token create on the node)
           KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
           KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)
           KILN_DIR        client state and cache (default ~/.cache/kiln)

@@ -2,6 +2,7 @@ using Kiln.Core.Distcc;
 using Kiln.Core.Hosts;
 using Kiln.Core.Protocol;
 using Kiln.Core.Remote;
+using Kiln.Core.Security;
 
 namespace Kiln.Cli.Cc;
 
@@ -9,7 +10,7 @@ namespace Kiln.Cli.Cc;
 internal static class RemoteClients
 {
     // One of each per process: `kiln cc` runs one compile, so they live as long as it does.
-    private static readonly Lazy<KilnProtocolClient> s_kiln = new(() => new KilnProtocolClient(new KilnClientOptions { ClientName = UserName() }));
+    private static readonly Lazy<KilnProtocolClient> s_kiln = new(() => new KilnProtocolClient(KilnOptions(Environment.GetEnvironmentVariable)));
     private static readonly Lazy<DistccClient> s_distcc = new(() => new DistccClient());
 
     /// <summary>The name nodes account this user's jobs to: KILN_USER, else the login name (not authenticated until tokens exist).</summary>
@@ -19,4 +20,17 @@ internal static class RemoteClients
     /// <summary>The client that speaks <paramref name="host"/>'s protocol.</summary>
     public static IRemoteCompileClient For(HostSpec host) =>
         host.Protocol == HostProtocol.Distcc ? s_distcc.Value : s_kiln.Value;
+
+    /// <summary>
+    /// The Kiln protocol client's settings: KILN_TOKEN, the known-hosts file KILN_DIR/known_hosts
+    /// (trust on first use, said on stderr), and the client certificate when one was made.
+    /// </summary>
+    public static KilnClientOptions KilnOptions(Func<string, string?> variable) => new()
+    {
+        Token = variable("KILN_TOKEN") ?? "",
+        ClientName = UserName(),
+        KnownHosts = new KnownHosts(Path.Combine(CcSettings.StateDirectoryFrom(variable), "known_hosts")),
+        Notice = Console.Error.WriteLine,
+        ClientCertificate = ClientCertificates.Load(variable),
+    };
 }

@@ -19,6 +19,8 @@ internal static class ServeCommand
           --distcc ADDR:PORT  distcc protocol 1, 2 and 3 for stock distcc clients (default off; the
                               protocol has no authentication, so only --allow networks are served)
           --allow CIDR        network allowed on the distcc listener (repeatable; default loopback only)
+          --plaintext-loopback  also serve the Kiln protocol without TLS, to loopback peers only
+                              (benchmarks and tests; remote peers always need TLS)
           --slots N           compile slots (default: the number of cores)
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --name NAME         node name in logs and discovery (default: the host name)
@@ -40,6 +42,12 @@ internal static class ServeCommand
                               to check (default 0; 1 = all it has the inputs for)
 
         A bare port (--distcc 3632) listens on 127.0.0.1.
+
+        Security: the Kiln protocol is TLS 1.3; the node makes its certificate in DATA/tls on first
+        start and prints its fingerprint for clients to pin (KILN_HOSTS 'host,fp=HEX'). Until the
+        first 'kiln token create', loopback clients are trusted with every role and other addresses
+        are refused; afterwards every client presents a token or a granted client certificate.
+        Jobs and refusals are logged in DATA/audit.jsonl. See docs/security.md.
 
         """;
 
@@ -144,6 +152,9 @@ internal static class ServeCommand
                             var other => throw new UsageException($"--accounting {other}: expected on or off"),
                         };
                         break;
+                    case "--plaintext-loopback":
+                        options.PlaintextLoopback = true;
+                        break;
                     case "--stdio":
                         options.Stdio = true;
                         break;
@@ -189,7 +200,14 @@ internal static class ServeCommand
         await using (node)
         {
             Console.Error.WriteLine($"kiln serve: node '{options.NodeName}' with {options.Slots} slots, data in {options.DataDirectory}");
-            Console.Error.WriteLine($"  kiln protocol  {node.KilnEndPoint}");
+            Console.Error.WriteLine($"  kiln protocol  {node.KilnEndPoint} (TLS 1.3{(options.PlaintextLoopback ? "; plaintext for loopback peers too" : "")})");
+            Console.Error.WriteLine($"  fingerprint    {node.TlsFingerprint}{(node.TlsCertificateCreated ? " (new certificate in " + Path.Combine(options.DataDirectory, "tls") + ")" : "")}");
+            Console.Error.WriteLine($"                 pin it: KILN_HOSTS=\"HOST:{node.KilnEndPoint.Port},fp={node.TlsFingerprint}\"");
+            var tokens = new Kiln.Core.Security.TokenStore(Kiln.Server.Security.NodeAuthenticator.TokenFile(options.DataDirectory));
+            Console.Error.WriteLine(tokens.IsEmpty
+                ? "  access         no tokens yet: loopback clients are trusted, other addresses refused ('kiln token create' ends this)"
+                : $"  access         {tokens.List().Count} token(s) and certificate(s); every client presents one");
+            Console.Error.WriteLine($"  audit log      {Kiln.Server.Security.AuditLog.FilePath(options.DataDirectory)}");
             if (node.HttpEndPoint is not null)
             {
                 Console.Error.WriteLine($"  http           http://{node.HttpEndPoint}/");

@@ -104,6 +104,8 @@ public static class HostListParser
         var cpp = false;
         var down = false;
         string? auth = null;
+        string? fingerprint = null;
+        var plaintext = false;
         HostProtocol? protocol = null;
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var option in options)
@@ -128,8 +130,20 @@ public static class HostListParser
                 case "auth":
                     auth = "";
                     break;
+                case "plain":
+                    plaintext = true;
+                    break;
                 default:
-                    if (option.StartsWith("auth=", StringComparison.Ordinal))
+                    if (option.StartsWith("fp=", StringComparison.Ordinal))
+                    {
+                        fingerprint = option[3..].Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
+                        if (fingerprint.Length != 64 || !fingerprint.All(char.IsAsciiHexDigit))
+                        {
+                            error = $"',{option}': a fingerprint is the 64 hex characters of SHA-256 that 'kiln serve' prints";
+                            return null;
+                        }
+                    }
+                    else if (option.StartsWith("auth=", StringComparison.Ordinal))
                     {
                         auth = option[5..];
                     }
@@ -139,7 +153,7 @@ public static class HostListParser
                     }
                     else
                     {
-                        error = $"unknown option ',{option}' (known: lzo, cpp, auth, down, distcc, kiln, tag=value)";
+                        error = $"unknown option ',{option}' (known: lzo, cpp, auth, down, distcc, kiln, fp=SHA256HEX, plain, tag=value)";
                         return null;
                     }
 
@@ -279,6 +293,13 @@ public static class HostListParser
             effectiveProtocol = HostProtocol.Distcc;
         }
 
+        // Plaintext would send the token and the sources in clear: only a loopback address may ask for it.
+        if (plaintext && !(System.Net.IPAddress.TryParse(host, out var plainAddress) && System.Net.IPAddress.IsLoopback(plainAddress)))
+        {
+            error = "',plain' (no TLS) is only for loopback addresses such as 127.0.0.1";
+            return null;
+        }
+
         return new HostSpec
         {
             Text = word,
@@ -293,6 +314,8 @@ public static class HostListParser
             Auth = auth,
             Protocol = effectiveProtocol,
             Tags = tags,
+            Fingerprint = fingerprint,
+            Plaintext = plaintext,
         };
     }
 

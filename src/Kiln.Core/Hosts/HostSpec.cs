@@ -71,6 +71,19 @@ public sealed record HostSpec
     /// <summary><c>,tag=value</c> filters: the host must advertise these.</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// <c>,fp=SHA256HEX</c>: the SHA-256 fingerprint (64 lowercase hex characters) the node's TLS
+    /// certificate must have; null when the list pins none (the client's known-hosts file decides).
+    /// </summary>
+    public string? Fingerprint { get; init; }
+
+    /// <summary>
+    /// <c>,plain</c>: speak the Kiln protocol without TLS. Only for loopback benchmarks and tests: the
+    /// parser refuses it for any host that is not a loopback address, and the node serves it only
+    /// when started with <c>--plaintext-loopback</c>.
+    /// </summary>
+    public bool Plaintext { get; init; }
+
     /// <summary>The distcc protocol version this entry asks for.</summary>
     public int DistccVersion => Cpp ? 3 : Lzo ? 2 : 1;
 

@@ -28,6 +28,19 @@ public sealed record KilnClientOptions
     /// </summary>
     public int WriteGroupBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Where node certificates seen before are kept (<c>KILN_DIR/known_hosts</c>). A node without a
+    /// <c>,fp=</c> pin is checked against it, and recorded in it when met for the first time. Null
+    /// means only pinned nodes are reached over TLS.
+    /// </summary>
+    public Security.KnownHosts? KnownHosts { get; init; }
+
+    /// <summary>Told, once per node, when a certificate is trusted on first use (the CLI writes it to stderr).</summary>
+    public Action<string>? Notice { get; init; }
+
+    /// <summary>The client certificate offered in the TLS handshake (the node maps its fingerprint to a role), or null.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
     /// <summary>Idle connections kept per node for reuse.</summary>
     public int MaxIdleConnectionsPerNode { get; init; } = 4;
 }

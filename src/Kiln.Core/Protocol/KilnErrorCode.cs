@@ -31,7 +31,7 @@ public enum KilnErrorCode : ushort
     /// <summary>The job's input is longer or shorter than the size JOB announced.</summary>
     InputSizeMismatch = 8,
 
-    /// <summary>The token in HELLO is not accepted (reserved for authentication).</summary>
+    /// <summary>The node does not know who the client is: no credentials, or a token or certificate it does not accept.</summary>
     Unauthorized = 9,
 
     /// <summary>The compiler is not on the node's allow-list or not installed there.</summary>
@@ -51,4 +51,7 @@ public enum KilnErrorCode : ushort
 
     /// <summary>The input's SHA-256 differs from the digest JOB announced.</summary>
     InputDigestMismatch = 105,
+
+    /// <summary>The client's identity is known but its role does not allow the job (compiling needs execute).</summary>
+    Forbidden = 106,
 }

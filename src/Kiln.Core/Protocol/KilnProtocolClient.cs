@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
@@ -9,7 +13,8 @@ using Kiln.Core.Remote;
 namespace Kiln.Core.Protocol;
 
 /// <summary>
-/// Sends compiles to Kiln nodes over the Kiln protocol (TCP). HELLO, JOB and the INPUT frames go out
+/// Sends compiles to Kiln nodes over the Kiln protocol (TLS 1.3 over TCP; the node's certificate is
+/// pinned by <c>,fp=</c> or the known-hosts file, see <see cref="KilnServerPin"/>). HELLO, JOB and the INPUT frames go out
 /// without waiting for a reply, gathered into one socket write per group, so a job costs one round
 /// trip. Idle connections are kept per node and reused (without a new HELLO). Every network failure
 /// becomes <see cref="RemoteStatus.Failed"/> with a message naming the node; only the caller's own
@@ -78,6 +83,10 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         {
             return RemoteCompileReply.Fail($"node {node}: cannot connect: {e.Message}");
         }
+        catch (KilnTlsRefusal e)
+        {
+            return RemoteCompileReply.Fail($"node {node}: {e.Message}");
+        }
 
         return ToReply(node, await ExchangeAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
     }
@@ -101,7 +110,46 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         }
 
         Interlocked.Increment(ref _connectionsOpened);
-        return new KilnClientConnection(socket);
+        if (host.Plaintext)
+        {
+            return new KilnClientConnection(socket, new NetworkStream(socket, ownsSocket: false), secure: false);
+        }
+
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var pin = new KilnServerPin(host, _options.KnownHosts);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = host.Host,
+                EnabledSslProtocols = SslProtocols.Tls13,
+                RemoteCertificateValidationCallback = pin.Check,
+                ClientCertificates = _options.ClientCertificate is { } certificate ? [certificate] : null,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            tls.Dispose();
+            socket.Dispose();
+            throw new KilnTlsRefusal(pin.Refusal ?? $"TLS handshake failed: {e.Message} (is the node older than TLS, or started with a different --listen?)");
+        }
+        catch
+        {
+            tls.Dispose();
+            socket.Dispose();
+            throw;
+        }
+
+        if (pin.FirstUse is { } first)
+        {
+            _options.KnownHosts!.Remember(pin.Node, first);
+            _options.Notice?.Invoke(
+                $"kiln: WARNING: trusting node {pin.Node} on first use: its certificate's SHA-256 fingerprint is {first}. " +
+                $"Recorded in {_options.KnownHosts.Path}; compare it with the fingerprint 'kiln serve' printed, or pin it with ',fp={first}' in KILN_HOSTS.");
+        }
+
+        return new KilnClientConnection(socket, tls, secure: true);
     }
 
     /// <summary>Runs one job on a connection; the connection goes back to the pool when it stays usable, else it is closed.</summary>
@@ -209,7 +257,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 continue;
             }
 
-            await SendAllAsync(connection.Socket, group).ConfigureAwait(false);
+            await SendAllAsync(connection, group).ConfigureAwait(false);
             group.Clear();
             groupBytes = 0;
             if (!last && replyTask.IsCompleted)
@@ -223,7 +271,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 var end = new byte[KilnFrameHeader.Size];
                 new KilnFrameHeader(KilnFrameType.Input, KilnFrameFlags.Last, 0).Write(end);
                 group.Add(new ArraySegment<byte>(end));
-                await SendAllAsync(connection.Socket, group).ConfigureAwait(false);
+                await SendAllAsync(connection, group).ConfigureAwait(false);
                 return SendState.Complete;
             }
         }
@@ -231,7 +279,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         return SendState.Complete;
     }
 
-    private static async Task SendAllAsync(Socket socket, List<ArraySegment<byte>> buffers)
+    private static async Task SendAllAsync(KilnClientConnection connection, List<ArraySegment<byte>> buffers)
     {
         var expected = 0;
         foreach (var b in buffers)
@@ -239,7 +287,31 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
             expected += b.Count;
         }
 
-        var sent = await socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
+        if (connection.Secure)
+        {
+            // One TLS write per group: each write is its own TLS record, so the group is gathered first.
+            var gathered = ArrayPool<byte>.Shared.Rent(expected);
+            try
+            {
+                var at = 0;
+                foreach (var b in buffers)
+                {
+                    b.AsSpan().CopyTo(gathered.AsSpan(at));
+                    at += b.Count;
+                }
+
+                await connection.Stream.WriteAsync(gathered.AsMemory(0, expected)).ConfigureAwait(false);
+                await connection.Stream.FlushAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(gathered);
+            }
+
+            return;
+        }
+
+        var sent = await connection.Socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
         if (sent != expected)
         {
             throw new IOException($"the socket took {sent} of {expected} bytes");

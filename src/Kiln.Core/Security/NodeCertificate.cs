@@ -11,10 +11,16 @@ namespace Kiln.Core.Security;
 public static class NodeCertificate
 {
     /// <summary>Loads DATA/tls/node.pfx, or makes and saves it; <paramref name="created"/> says which.</summary>
-    public static X509Certificate2 LoadOrCreate(string dataDirectory, string nodeName, out bool created)
+    public static X509Certificate2 LoadOrCreate(string dataDirectory, string nodeName, out bool created) =>
+        LoadOrCreateAt(Path.Combine(dataDirectory, "tls", "node.pfx"), nodeName, out created);
+
+    /// <summary>
+    /// Loads the PKCS#12 file at <paramref name="path"/>, or makes a certificate of the same kind and
+    /// saves it there (mode 0600). Clients use it for their own certificate (<c>kiln cert</c>).
+    /// </summary>
+    public static X509Certificate2 LoadOrCreateAt(string path, string nodeName, out bool created)
     {
-        var dir = Path.Combine(dataDirectory, "tls");
-        var path = Path.Combine(dir, "node.pfx");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         created = false;
         if (File.Exists(path))
         {
@@ -34,10 +40,20 @@ public static class NodeCertificate
         var pfx = certificate.Export(X509ContentType.Pkcs12);
 
         Directory.CreateDirectory(dir);
-        var temp = path + ".tmp";
+        var temp = $"{path}.{Environment.ProcessId}.tmp";
         File.WriteAllBytes(temp, pfx);
         File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temp, path, overwrite: false);
+        try
+        {
+            File.Move(temp, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process made it first: use that one, so every process shows one fingerprint.
+            File.Delete(temp);
+            return X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
+        }
+
         created = true;
         return X509CertificateLoader.LoadPkcs12(pfx, password: null);
     }

@@ -20,6 +20,7 @@ public sealed record Identity(string Id, string Name, Role Role)
 /// </summary>
 public sealed class TokenStore
 {
+    private const string CertificatePrefix = "cert";
     private readonly string _path;
     private readonly Lock _lock = new();
     private Dictionary<string, (Role Role, byte[] Hash, string Name)> _tokens = new(StringComparer.Ordinal);
@@ -50,6 +51,67 @@ public sealed class TokenStore
         }
 
         return $"kiln_{id}_{secret}";
+    }
+
+    /// <summary>
+    /// Grants <paramref name="role"/> to the TLS client certificate whose SHA-256 fingerprint is
+    /// <paramref name="fingerprint"/> (64 hex characters); returns the entry's id (<c>cert</c> and
+    /// the fingerprint's first 12 characters), which <see cref="Revoke"/> takes.
+    /// </summary>
+    public string AddCertificate(string fingerprint, Role role, string name)
+    {
+        if (name.Any(char.IsWhiteSpace) || name.Length is 0 or > 64)
+        {
+            throw new ArgumentException("a name is one word of at most 64 characters", nameof(name));
+        }
+
+        var fp = fingerprint.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
+        if (fp.Length != 64 || !fp.All(char.IsAsciiHexDigit))
+        {
+            throw new ArgumentException("a certificate fingerprint is 64 hex characters (SHA-256)", nameof(fingerprint));
+        }
+
+        var id = CertificatePrefix + fp[..12];
+        lock (_lock)
+        {
+            Reload();
+            _tokens[id] = (role, Convert.FromHexString(fp), name);
+            Save();
+        }
+
+        return id;
+    }
+
+    /// <summary>The identity a client certificate's fingerprint proves, or null when none was granted.</summary>
+    public Identity? AuthenticateCertificate(string fingerprint)
+    {
+        if (fingerprint.Length != 64 || !fingerprint.All(char.IsAsciiHexDigit))
+        {
+            return null;
+        }
+
+        var id = CertificatePrefix + fingerprint[..12].ToLowerInvariant();
+        var presented = Convert.FromHexString(fingerprint);
+        lock (_lock)
+        {
+            Reload();
+            return _tokens.TryGetValue(id, out var entry) && CryptographicOperations.FixedTimeEquals(presented, entry.Hash)
+                ? new Identity(id, entry.Name, entry.Role)
+                : null;
+        }
+    }
+
+    /// <summary>True while no token or certificate has been granted (a fresh node).</summary>
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_lock)
+            {
+                Reload();
+                return _tokens.Count == 0;
+            }
+        }
     }
 
     /// <summary>Removes a token by id; false when unknown.</summary>
@@ -93,6 +155,12 @@ public sealed class TokenStore
         }
 
         var id = token[5..underscore];
+        if (id.StartsWith(CertificatePrefix, StringComparison.Ordinal))
+        {
+            // Certificate entries hold a fingerprint, not a secret's hash: no token can stand for them.
+            return null;
+        }
+
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(token[(underscore + 1)..]));
         lock (_lock)
         {
@@ -110,7 +178,7 @@ public sealed class TokenStore
     {
         // Tokens created by `kiln token create` in another process take effect without a restart.
         var write = File.Exists(_path) ? File.GetLastWriteTimeUtc(_path) : DateTime.MinValue;
-        if (write == _loadedWrite && _tokens.Count > 0)
+        if (write == _loadedWrite)
         {
             return;
         }

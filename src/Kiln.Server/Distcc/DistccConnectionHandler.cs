@@ -32,19 +32,28 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
     private readonly CompileExecutor _executor;
     private readonly ILogger<DistccConnectionHandler> _logger;
     private readonly CompileResultCache? _cache;
+    private readonly Security.AuditLog? _audit;
+
+    /// <summary>The identity of every distcc client: the protocol cannot authenticate, so the network allow-list stands in for one.</summary>
+    private static readonly Kiln.Core.Security.Identity s_allowList = new("allow-list", "distcc-network-allow-list", Kiln.Core.Security.Role.Execute);
 
     /// <summary>
     /// Creates the handler. With <paramref name="cache"/>, preprocessed jobs (protocols 1 and 2) are a
-    /// transparent cache: the node keys each job itself and answers a hit without compiling.
+    /// transparent cache: the node keys each job itself and answers a hit without compiling;
+    /// <paramref name="audit"/> records every job and refusal.
     /// </summary>
     public DistccConnectionHandler(KilnNodeOptions options, CompileExecutor executor, ILogger<DistccConnectionHandler> logger,
-        CompileResultCache? cache = null)
+        CompileResultCache? cache = null, Security.AuditLog? audit = null)
     {
         _options = options;
         _executor = executor;
         _logger = logger;
         _cache = cache;
+        _audit = audit;
     }
+
+    private void Audit(string outcome, Kiln.Core.Security.Identity? identity, string address, string reason) =>
+        _audit?.Record(new Security.AuditEvent("distcc", identity is null ? "connect" : "job", outcome, identity, address, reason));
 
     /// <summary>Longest wait for any single read of a request; a stalled client is closed after it.</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -61,6 +70,8 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
             Counters.CountRefused();
             _executor.Ledger.Refused(address?.ToString() ?? "unknown", "distcc", "", "", 0, "AddressNotAllowed");
             LogPeerRefused(connection.RemoteEndPoint?.ToString() ?? "unknown");
+            Audit(Security.AuditEvent.Refused, null, connection.RemoteEndPoint?.ToString() ?? "unknown",
+                $"address not in the distcc listener's --allow networks ({string.Join(", ", _options.EffectiveAllow())}); the distcc protocol cannot authenticate");
             connection.Abort(new ConnectionAbortedException("client address not allowed on the distcc listener"));
             return;
         }
@@ -155,6 +166,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         {
             // Closing without an answer makes a stock client try its next host (distccd queues instead).
             LogJobRefused(client, argv[0], result.Message ?? "busy");
+            Audit(Security.AuditEvent.Refused, s_allowList, client, $"{argv[0]}: busy: {result.Message}");
             return;
         }
 
@@ -163,10 +175,12 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         {
             outcome = ran;
             LogJobDone(client, argv[0], outcome.ExitCode);
+            Audit(Security.AuditEvent.Done, s_allowList, client, $"{argv[0]} (distcc protocol {version}): exit {outcome.ExitCode}");
         }
         else
         {
             LogJobRefused(client, argv[0], result.Message ?? result.Refusal.ToString());
+            Audit(Security.AuditEvent.Refused, s_allowList, client, $"{argv[0]} (distcc protocol {version}): {result.Refusal}: {result.Message}");
             var exitCode = result.Refusal == RefusalKind.NodeFailure ? NodeFailureExitCode : RefusedExitCode;
             outcome = new CompileOutcome
             {

@@ -50,6 +50,15 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>The gRPC endpoint as bound, or null.</summary>
     public IPEndPoint? GrpcEndPoint { get; init; }
 
+    /// <summary>The Kiln protocol's TLS certificate fingerprint (SHA-256, hex): what clients pin with <c>,fp=</c>.</summary>
+    public required string TlsFingerprint { get; init; }
+
+    /// <summary>True when this start made the node's certificate (its first start with this data directory).</summary>
+    public bool TlsCertificateCreated { get; init; }
+
+    /// <summary>The node's services (tests reach the audit log and the token store through them).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>Builds and starts a node.</summary>
     public static async Task<KilnNode> StartAsync(KilnNodeOptions options, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
     {
@@ -89,8 +98,11 @@ public sealed class KilnNode : IAsyncDisposable
         Discovery.DiscoveryEndpoints.Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
+        var tls = app.Services.GetRequiredService<Security.KilnTransportSecurity>();
         return new KilnNode(app, options, executor)
         {
+            TlsFingerprint = tls.Fingerprint,
+            TlsCertificateCreated = tls.CertificateCreated,
             KilnEndPoint = listeners.Kiln!.IPEndPoint!,
             HttpEndPoint = listeners.Http?.IPEndPoint,
             DistccEndPoint = listeners.Distcc?.IPEndPoint,

@@ -23,6 +23,12 @@ public sealed class KilnNodeOptions
     /// <summary>Networks allowed on the distcc listener (default: loopback only).</summary>
     public List<IPNetwork> Allow { get; } = [];
 
+    /// <summary>
+    /// Also serve the Kiln protocol without TLS, to loopback peers only (<c>--plaintext-loopback</c>):
+    /// for benchmarks and tests on one machine. Off by default; remote peers always need TLS.
+    /// </summary>
+    public bool PlaintextLoopback { get; set; }
+
     /// <summary>Compile slots (default: the number of cores).</summary>
     public int Slots { get; set; } = Environment.ProcessorCount;
 

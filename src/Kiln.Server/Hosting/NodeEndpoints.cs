@@ -13,6 +13,8 @@ internal static class NodeEndpoints
 {
     public static void Map(WebApplication app)
     {
+        // First: every route below, gRPC included, sees only authenticated requests with the role they need.
+        Security.HttpAccessControl.Use(app);
         app.MapGet("/api/stats", (KilnNodeOptions options, CompileExecutor executor, FileContentStore store) =>
             Results.Json(Status(options, executor, store), NodeJsonContext.Default.NodeStatus));
         app.MapGet("/metrics", (KilnNodeOptions options, CompileExecutor executor, Accounting.DashboardFeed feed, Accounting.JobLedger ledger) =>

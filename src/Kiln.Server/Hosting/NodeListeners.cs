@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Hosting;
 
@@ -63,6 +64,8 @@ public sealed class NodeListeners(KilnNodeOptions options)
 
     private static void ConfigureKiln(ListenOptions listen)
     {
+        // TLS 1.3 (and the loopback plaintext opt-out) before the protocol: see KilnTransportSecurity.
+        listen.Use(listen.ApplicationServices.GetRequiredService<Security.KilnTransportSecurity>().Wrap);
         listen.UseConnectionHandler<Protocol.KilnConnectionHandler>();
     }
 

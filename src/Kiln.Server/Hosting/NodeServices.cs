@@ -29,6 +29,8 @@ internal static class NodeServices
         services.AddSingleton<CompileCache.CompileResultCache>();
         services.AddSingleton<PeerDirectory>();
         Accounting.AccountingServices.Add(services, options);
+        // Identity and audit: tokens in DATA/tokens, the TLS certificate in DATA/tls, DATA/audit.jsonl.
+        Security.SecurityServices.Add(services, options);
         if (options.Zeroconf)
         {
             services.AddHostedService<ZeroconfAnnouncer>();

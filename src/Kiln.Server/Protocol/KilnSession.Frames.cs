@@ -92,6 +92,11 @@ public sealed partial class KilnSession
         {
             _executor.Counters.CountProtocolError();
             LogProtocolError(_logger, _peer, error.Code, error.Message);
+            if (error.Code != KilnErrorCode.Unauthorized)
+            {
+                // A refused HELLO is already in the audit log, with its reason.
+                _access?.Record("connection", Security.AuditEvent.Refused, _identity, $"{error.Code}: {error.Message}");
+            }
         }
         else
         {

@@ -3,9 +3,11 @@ using System.IO.Pipelines;
 using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
 using Kiln.Core.Protocol;
+using Kiln.Core.Security;
 using Kiln.Server.Compile;
 using Kiln.Server.CompileCache;
 using Kiln.Server.Trust;
+using Kiln.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Protocol;
@@ -31,6 +33,8 @@ public sealed partial class KilnSession
 
     // The keys already looked up for the current job, so none is asked twice (each ask counts).
     private readonly List<ActionKey> _triedKeys = new(2);
+    private readonly KilnSessionAccess? _access;
+    private Identity? _identity;
 
     private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
     private string _client;
@@ -41,12 +45,15 @@ public sealed partial class KilnSession
     /// <summary>
     /// Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in
     /// logs. With <paramref name="cache"/>, jobs are looked up by ActionKey as soon as JOB arrives and
-    /// successful compiles are stored under the key this node computes.
+    /// successful compiles are stored under the key this node computes. <paramref name="access"/>
+    /// authenticates HELLO and audits jobs and refusals; without it the peer is trusted with every role
+    /// and nothing is audited (in-process tests of the protocol alone).
     /// </summary>
     public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer,
-        CompileResultCache? cache = null)
+        CompileResultCache? cache = null, KilnSessionAccess? access = null)
     {
         _cache = cache;
+        _access = access;
         _executor = executor;
         _options = options;
         _nodeName = nodeName;
@@ -127,6 +134,7 @@ public sealed partial class KilnSession
                 case StepKind.JobError:
                     LogJobRefused(_logger, _client, _job?.SourceName ?? "", step.Error!.Code, step.Error.Message);
                     _executor.Ledger.Refused(_client, "kiln", _job?.Compiler ?? "", _job?.SourceName ?? "", _job?.InputSize ?? 0, step.Error.Code.ToString());
+                    AuditJob(_job, AuditEvent.Refused, $"{step.Error.Code}: {step.Error.Message}");
                     await SendAsync(step.Error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                     break;
                 case StepKind.Run:
@@ -203,6 +211,18 @@ public sealed partial class KilnSession
                 $"client speaks protocol versions {hello.MinVersion}..{hello.MaxVersion}; this node speaks {KilnProtocol.MinVersion}..{KilnProtocol.Version}: upgrade the older side"));
         }
 
+        if (_access is not null)
+        {
+            var authentication = _access.Authenticate(hello.Token);
+            if (authentication.Identity is null)
+            {
+                _access.Record("hello", AuditEvent.Refused, null, authentication.Refusal!);
+                return new Step(StepKind.Fail, new KilnError(KilnErrorCode.Unauthorized, authentication.Refusal!));
+            }
+
+            _identity = authentication.Identity;
+        }
+
         _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
@@ -238,6 +258,13 @@ public sealed partial class KilnSession
 
     private KilnError? Refuse(KilnJob job)
     {
+        if (_identity is { } identity && !identity.Has(Role.Execute))
+        {
+            _executor.Counters.CountRefused();
+            return new KilnError(KilnErrorCode.Forbidden,
+                $"'{identity.Name}' ({identity.Id}) has role {NodeAuthenticator.RoleName(identity.Role)}; compiling on this node needs execute");
+        }
+
         if (job.InputSize > _options.MaxInputBytes)
         {
             _executor.Counters.CountRefused();
@@ -335,6 +362,7 @@ public sealed partial class KilnSession
                 var mismatch = new KilnError(KilnErrorCode.InputDigestMismatch,
                     $"the input's SHA-256 is {received.Hex}, not the {expected.Hex} JOB announced");
                 LogJobRefused(_logger, _client, job.SourceName, mismatch.Code, mismatch.Message);
+                AuditJob(job, AuditEvent.Refused, $"{mismatch.Code}: {mismatch.Message}");
                 await SendAsync(mismatch.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -373,18 +401,21 @@ public sealed partial class KilnSession
                     await _cache!.StoreAsync(key, outcome, "kiln", _client, cancellationToken).ConfigureAwait(false);
                 }
 
+                AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
                 await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             if (result.Refusal == RefusalKind.Busy)
             {
+                AuditJob(job, AuditEvent.Refused, "busy: " + (result.Message ?? "node busy"));
                 await SendAsync(new KilnBusy(result.Message ?? "node busy").WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             var error = ToError(result);
             LogJobRefused(_logger, _client, job.SourceName, error.Code, error.Message);
+            AuditJob(job, AuditEvent.Refused, $"{error.Code}: {error.Message}");
             await SendAsync(error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -455,6 +486,10 @@ public sealed partial class KilnSession
 
         await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Records a job (run or refused) in the audit log with the compiler, the source and the client's name.</summary>
+    private void AuditJob(KilnJob? job, string outcome, string detail) =>
+        _access?.Record("job", outcome, _identity, job is null ? detail : $"{job.Compiler} {job.SourceName} ({job.InputSize} bytes) from client '{_client}': {detail}");
 
     private static KilnError ToError(CompileResult refused)
     {

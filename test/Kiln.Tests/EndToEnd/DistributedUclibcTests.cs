@@ -34,7 +34,7 @@ public sealed partial class DistributedUclibcTests
         using var work = new TempDirectory("kiln-e2e-kilncc");
         var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
         var env = CleanEnvironment(work);
-        env["KILN_HOSTS"] = $"{node.Node.KilnEndPoint}/4";
+        env["KILN_HOSTS"] = node.KilnHost(limit: 4);
         env["KILN_FALLBACK"] = "0";
         env["KILN_VERBOSE"] = "1";
 
@@ -112,7 +112,7 @@ public sealed partial class DistributedUclibcTests
         using var work = new TempDirectory("kiln-e2e-kill");
         var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
         var env = CleanEnvironment(work);
-        env["KILN_HOSTS"] = $"{node.KilnEndPoint}/4";
+        env["KILN_HOSTS"] = $"{node.KilnEndPoint}/4,fp={node.Fingerprint}";
         // One backoff period covers the rest of the build, so the one line is the only line.
         env["KILN_BACKOFF_PERIOD"] = "3600";
 

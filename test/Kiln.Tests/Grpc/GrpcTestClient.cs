@@ -26,6 +26,9 @@ public sealed class GrpcTestClient : IDisposable
         };
     }
 
+    /// <summary>The <c>authorization</c> metadata sent with every call (as Bazel's --remote_header), or null.</summary>
+    public string? Authorization { get; set; }
+
     /// <summary>One gRPC message frame: flag 0, big-endian length, body.</summary>
     public static byte[] Frame(ReadOnlySpan<byte> body, byte flag = 0)
     {
@@ -64,6 +67,10 @@ public sealed class GrpcTestClient : IDisposable
         };
         content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+        if (Authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("authorization", Authorization);
+        }
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpVersion.Version20, response.Version);
         var body = await response.Content.ReadAsByteArrayAsync();

@@ -26,7 +26,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task TruncatedFrameGetsMalformedFrameError()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
         {
             await peer.SendAsync(RawKilnPeer.Hello());
@@ -48,7 +48,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task HugeLengthIsRefusedBeforeThePayloadArrives()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
 
         // Only the header is sent: the node must answer from the header alone.
         var error = await ExpectConnectionErrorAsync(node, Hex("01 00 0000 ffffffff"));
@@ -60,7 +60,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task HugeInputChunkIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", [], 1 << 20), Hex("04 00 0000 00100000"));
         Assert.Equal(KilnErrorCode.FrameTooLarge, error.Code);
         await ProtocolTestKit.AssertServesAsync(node);
@@ -69,7 +69,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task UnknownFrameTypeIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node, Hex("7f 00 0000 00000004 deadbeef"));
         Assert.Equal(KilnErrorCode.UnknownFrameType, error.Code);
         Assert.Contains("0x7f", error.Message, StringComparison.Ordinal);
@@ -79,7 +79,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task WrongMagicIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var hello = RawKilnPeer.Hello();
         "DCC1"u8.CopyTo(hello.AsSpan(KilnFrameHeader.Size));
         var error = await ExpectConnectionErrorAsync(node, hello);
@@ -90,7 +90,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task VersionWithoutOverlapIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Hello(min: 2, max: 9));
         Assert.Equal(KilnErrorCode.UnsupportedVersion, error.Code);
         Assert.Contains("2..9", error.Message, StringComparison.Ordinal);
@@ -100,7 +100,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task GarbageBytesAreRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var garbage = new byte[4096];
         new Random(20261121).NextBytes(garbage);
         var error = await ExpectConnectionErrorAsync(node, garbage);
@@ -111,7 +111,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task DistccRequestOnTheKilnPortIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node, "DIST00000001ARGC00000003"u8.ToArray());
         Assert.Equal(KilnErrorCode.UnknownFrameType, error.Code);
         await ProtocolTestKit.AssertServesAsync(node);
@@ -120,7 +120,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task JobBeforeHelloIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Job("gcc", [], 0));
         Assert.Equal(KilnErrorCode.UnexpectedFrame, error.Code);
         Assert.Contains("expected HELLO", error.Message, StringComparison.Ordinal);
@@ -130,7 +130,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task InputLargerThanAnnouncedIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node,
             RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 10), RawKilnPeer.Input(new byte[20], last: true));
         Assert.Equal(KilnErrorCode.InputSizeMismatch, error.Code);
@@ -142,7 +142,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task InputShorterThanAnnouncedIsRefused()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var error = await ExpectConnectionErrorAsync(node,
             RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 100), RawKilnPeer.Input(new byte[20], last: true));
         Assert.Equal(KilnErrorCode.InputSizeMismatch, error.Code);
@@ -157,7 +157,7 @@ public sealed class KilnHostileInputTests
     [InlineData("../../bin/gcc")]
     public async Task CompilerNotOnTheAllowListIsRefused(string compiler)
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         using var client = new KilnProtocolClient();
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(compiler: compiler), CancellationToken.None);
         Assert.Equal(RemoteStatus.Refused, reply.Status);
@@ -179,7 +179,7 @@ public sealed class KilnHostileInputTests
     [InlineData("@options")]
     public async Task ArgumentThatLoadsCodeIsRefused(string argument)
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         using var client = new KilnProtocolClient();
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(arguments: ["-O2", argument]), CancellationToken.None);
         Assert.Equal(RemoteStatus.Refused, reply.Status);
@@ -190,7 +190,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task ClientThatConnectsAndStallsIsDisconnected()
     {
-        await using var node = await TestNode.StartAsync(configure: o => o.KilnProtocol.HandshakeTimeout = TimeSpan.FromSeconds(1));
+        await using var node = await TestNode.StartAsync(configure: o => o.KilnProtocol.HandshakeTimeout = TimeSpan.FromSeconds(1), plaintextLoopback: true);
         await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
 
         // While the stalled peer waits, the node serves others.
@@ -208,7 +208,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task ClientThatStallsInsideItsInputIsDisconnected()
     {
-        await using var node = await TestNode.StartAsync(slots: 1, configure: o => o.KilnProtocol.ReadTimeout = TimeSpan.FromSeconds(1));
+        await using var node = await TestNode.StartAsync(slots: 1, configure: o => o.KilnProtocol.ReadTimeout = TimeSpan.FromSeconds(1), plaintextLoopback: true);
         await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
         await peer.SendAsync(RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 100), RawKilnPeer.Input(new byte[10], last: false));
         await peer.ReadWelcomeAsync();
@@ -226,7 +226,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task RefusedJobIsAnsweredBeforeItsInputAndTheConnectionCarriesOn()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
 
         // No INPUT is sent yet: the refusal must come from JOB alone.
@@ -249,7 +249,7 @@ public sealed class KilnHostileInputTests
     [Fact]
     public async Task InputThatDoesNotMatchItsDigestIsNotCompiled()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
         var sent = "int a(void) { return 1; }\n"u8.ToArray();
         var claimed = Kiln.Core.Hashing.Digest.FromBytes("int a(void) { return 2; }\n"u8);

@@ -164,7 +164,7 @@ public sealed class KilnProtocolCompileTests
     [Fact]
     public async Task WelcomeNamesTheNodeAndItsSlots()
     {
-        await using var node = await TestNode.StartAsync(slots: 3);
+        await using var node = await TestNode.StartAsync(slots: 3, plaintextLoopback: true);
         await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
         await peer.SendAsync(RawKilnPeer.Hello(min: 1, max: 7));
         var welcome = await peer.ReadWelcomeAsync();

@@ -11,6 +11,7 @@ internal static class ProtocolTestKit
 {
     private static readonly byte[] s_elf = [0x7f, (byte)'E', (byte)'L', (byte)'F'];
 
+    /// <summary>A plaintext host (<c>,plain</c>): the scripted nodes of these tests speak frames without TLS.</summary>
     public static HostSpec Host(System.Net.IPEndPoint endPoint) => new()
     {
         Text = endPoint.ToString(),
@@ -18,9 +19,11 @@ internal static class ProtocolTestKit
         Host = endPoint.Address.ToString(),
         Port = endPoint.Port,
         Limit = 4,
+        Plaintext = true,
     };
 
-    public static HostSpec Host(TestNode node) => Host(node.Node.KilnEndPoint);
+    /// <summary>A real node over TLS, its certificate pinned.</summary>
+    public static HostSpec Host(TestNode node) => Host(node.Node.KilnEndPoint) with { Plaintext = false, Fingerprint = node.Fingerprint };
 
     /// <summary>A tiny, already preprocessed C source.</summary>
     public static RemoteCompileRequest SmallRequest(string compiler = "gcc", IReadOnlyList<string>? arguments = null, int value = 42) => new()

@@ -23,6 +23,9 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public IPEndPoint KilnEndPoint { get; private set; } = null!;
 
+    /// <summary>The node's TLS certificate fingerprint, as 'kiln serve' printed it.</summary>
+    public string Fingerprint { get; private set; } = "";
+
     public IPEndPoint HttpEndPoint { get; private set; } = null!;
 
     public IPEndPoint? DistccEndPoint { get; private set; }
@@ -78,6 +81,9 @@ public sealed class NodeProcess : IAsyncDisposable
                         node.KilnEndPoint = IPEndPoint.Parse(words[2]);
                     }
 
+                    break;
+                case "fingerprint":
+                    node.Fingerprint = words[1];
                     break;
                 case "http":
                     node.HttpEndPoint = IPEndPoint.Parse(words[1].Replace("http://", "").TrimEnd('/'));

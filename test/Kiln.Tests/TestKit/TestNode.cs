@@ -18,7 +18,17 @@ public sealed class TestNode : IAsyncDisposable
 
     public string DataDirectory => _data.Path;
 
-    public static async Task<TestNode> StartAsync(int slots = 2, bool distcc = false, Action<KilnNodeOptions>? configure = null)
+    /// <summary>The node's TLS certificate fingerprint, as clients pin it.</summary>
+    public string Fingerprint => Node.TlsFingerprint;
+
+    /// <summary>The node as a KILN_HOSTS entry, its certificate pinned: <c>127.0.0.1:PORT,fp=HEX</c> (a limit goes before the comma).</summary>
+    public string KilnHost(int? limit = null) => $"{Node.KilnEndPoint}{(limit is null ? "" : "/" + limit)},fp={Fingerprint}";
+
+    /// <summary>
+    /// Starts a node. The Kiln protocol is TLS as in production; <paramref name="plaintextLoopback"/>
+    /// also serves plaintext to loopback peers, for tests that send raw frames.
+    /// </summary>
+    public static async Task<TestNode> StartAsync(int slots = 2, bool distcc = false, Action<KilnNodeOptions>? configure = null, bool plaintextLoopback = false)
     {
         var data = new TempDirectory("kiln-node");
         var options = new KilnNodeOptions
@@ -29,6 +39,7 @@ public sealed class TestNode : IAsyncDisposable
             Distcc = distcc ? new IPEndPoint(IPAddress.Loopback, 0) : null,
             Slots = slots,
             NodeName = "test-node",
+            PlaintextLoopback = plaintextLoopback,
         };
         configure?.Invoke(options);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
