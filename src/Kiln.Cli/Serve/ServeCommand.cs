@@ -28,7 +28,7 @@ internal static class ServeCommand
                               avahi-browse, and distcc's +zeroconf)
           --advertise ADDR    IPv4 interface address to announce on (repeatable; default: every
                               interface that is up and can multicast)
-
+        """ + "\n" + SchedulingOptions.Help + """
         A bare port (--distcc 3632) listens on 127.0.0.1.
 
         """;
@@ -121,6 +121,11 @@ internal static class ServeCommand
                         options.Advertise.Add(advertise);
                         break;
                     default:
+                        if (SchedulingOptions.TryApply(a, Value, options))
+                        {
+                            break;
+                        }
+
                         throw new UsageException($"unknown option '{a}'. Run 'kiln serve --help' for the options.");
                 }
             }

@@ -49,9 +49,23 @@ public sealed class KilnNode : IAsyncDisposable
     {
         Directory.CreateDirectory(options.DataDirectory);
         var counters = new NodeCounters();
-        var executor = new CompileExecutor(
-            new CompileExecutorOptions { Slots = options.Slots, JobRoot = Path.Combine(options.DataDirectory, "jobs") },
-            counters);
+        var executorOptions = new CompileExecutorOptions
+        {
+            Slots = options.Slots,
+            JobRoot = Path.Combine(options.DataDirectory, "jobs"),
+            Admission = options.Admission,
+            Nice = options.Nice,
+        };
+        if (options.CompilerDirectories.Count > 0)
+        {
+            executorOptions.CompilerDirectories = [.. options.CompilerDirectories];
+        }
+
+        var executor = new CompileExecutor(executorOptions, counters);
+
+        // Clients match jobs to compilers from WELCOME and TXT, so the facts are known before any listener serves.
+        var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executorOptions.CompilerDirectories, cancellationToken).ConfigureAwait(false);
+        options.KilnProtocol.WelcomeAttributes = Discovery.NodeAdvertisement.WelcomeAttributes(options.NodeName, compilers, options.Tags);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -79,6 +93,7 @@ public sealed class KilnNode : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<Discovery.PeerDirectory>().SetCompilers(compilers);
         NodeEndpoints.Map(app);
         Discovery.DiscoveryEndpoints.Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
