@@ -102,7 +102,7 @@ public sealed record KilnWelcome(ushort Version, KilnCapabilities Capabilities, 
             return false;
         }
 
-        welcome = new KilnWelcome(version, capabilities, slots, free, name) { Attributes = attributes };
+        welcome = new KilnWelcome(version, capabilities, slots, free, name) { Attributes = attributes.Count == 0 ? [] : attributes };
         error = null;
         return true;
     }
