@@ -102,7 +102,7 @@ public sealed record KilnWelcome(ushort Version, KilnCapabilities Capabilities, 
             return false;
         }
 
-        welcome = new KilnWelcome(version, capabilities, slots, free, name) { Attributes = attributes.Count == 0 ? [] : attributes };
+        welcome = new KilnWelcome(version, capabilities, slots, free, name) { Attributes = attributes.Count == 0 ? Array.Empty<string>() : (IReadOnlyList<string>)attributes };
         error = null;
         return true;
     }

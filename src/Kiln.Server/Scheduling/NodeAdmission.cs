@@ -57,7 +57,7 @@ public sealed class NodeAdmission(AdmissionOptions options, IHostReadings readin
         lock (_lock)
         {
             var now = Environment.TickCount64;
-            if (_reading is null || now - _readAt > (long)options.ReadingLifetime.TotalMilliseconds)
+            if (_reading is null || now - _readAt >= (long)options.ReadingLifetime.TotalMilliseconds)
             {
                 _reading = readings.Read(jobDirectory);
                 _readAt = now;
