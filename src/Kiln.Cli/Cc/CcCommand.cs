@@ -34,7 +34,7 @@ internal static class CcCommand
         }
 
         var settings = CcSettings.FromEnvironment(Environment.GetEnvironmentVariable, Environment.CurrentDirectory);
-        var driver = new CompileDriver(settings, RemoteClients.For, CompilerConsole.Process());
+        var driver = new CompileDriver(settings, RemoteClients.For, CompilerConsole.Process(), RemoteClients.Handshake);
         return await driver.RunAsync(compiler, real, args, CancellationToken.None).ConfigureAwait(false);
     }
 }

@@ -54,6 +54,25 @@ internal sealed class CcSettings
     /// <summary>The longest a remote compile may take before the host counts as failed (distcc's I/O timeout is 300 s).</summary>
     public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>KILN_DISCOVERY_TTL (seconds): how long one browse's (or seed query's) list of nodes serves the build's compiles.</summary>
+    public TimeSpan DiscoveryLifetime { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a node's compilers and tags, learned from its WELCOME, are trusted before it is asked again.</summary>
+    public TimeSpan FactsLifetime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>KILN_SEEDS: HTTP addresses (HOST:PORT) of nodes to ask for the nodes they know, for networks without multicast.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    /// <summary>KILN_ZEROCONF_INTERFACES: IPv4 interface addresses to browse on (default: every interface that can multicast).</summary>
+    public IReadOnlyList<System.Net.IPAddress> ZeroconfInterfaces { get; init; } = [];
+
+    /// <summary>
+    /// KILN_RACE_AFTER (seconds; 0 turns it off): a remote compile still unanswered after this long is
+    /// also compiled here when a local slot is free, and the first result wins, so one slow or stalled
+    /// node near the end of a build does not hold the build up.
+    /// </summary>
+    public TimeSpan RaceAfter { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>The client's locale variables, sent so remote diagnostics use the same language.</summary>
     public IReadOnlyDictionary<string, string> Locale { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -125,11 +144,19 @@ internal sealed class CcSettings
             Fallback = variable("KILN_FALLBACK") != "0",
             Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
             BackoffPeriod = backoff,
+            DiscoveryLifetime = Seconds(variable("KILN_DISCOVERY_TTL")) ?? TimeSpan.FromSeconds(5),
+            RaceAfter = Seconds(variable("KILN_RACE_AFTER")) ?? TimeSpan.FromSeconds(20),
+            Seeds = (variable("KILN_SEEDS") ?? "").Split([' ', ',', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries),
+            ZeroconfInterfaces = [.. (variable("KILN_ZEROCONF_INTERFACES") ?? "").Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)
+                .Select(a => System.Net.IPAddress.TryParse(a, out var ip) ? ip : null).OfType<System.Net.IPAddress>()],
             Seed = Environment.ProcessId ^ Environment.TickCount,
             Locale = locale,
             BaseDirectory = variable("KILN_BASEDIR") is { Length: > 0 } baseDirectory ? baseDirectory : null,
         };
     }
+
+    private static TimeSpan? Seconds(string? text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0 ? TimeSpan.FromSeconds(seconds) : null;
 
     /// <summary>KILN_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln.</summary>
     public static string StateDirectoryFrom(Func<string, string?> variable)

@@ -17,6 +17,12 @@ namespace Kiln.Cli.Cc;
 /// a busy node is skipped; when no node can do the job the compile runs here (or fails under
 /// KILN_FALLBACK=0). A compile error is the compiler's answer, not the node's fault: no other host is
 /// tried and nothing is backed off.
+/// Which host: only nodes whose compilers match the compile's platform (<see cref="PlatformProbe"/>)
+/// and that advertise the entry's <c>,KEY=VALUE</c> tags; among those, the better of two random ones
+/// by advertised free slots (<see cref="HostSlots"/>). When every node answers BUSY the compile waits
+/// and asks again, within the slot wait. Preprocessing and local-only compiles (links) take local
+/// slots (<c>--localslots_cpp</c>, <c>--localslots</c>). A remote compile still unanswered after
+/// KILN_RACE_AFTER is raced here when a local slot is idle (<see cref="LocalRace"/>).
 /// </summary>
 internal sealed partial class CompileDriver
 {
@@ -25,13 +31,18 @@ internal sealed partial class CompileDriver
     private readonly CompilerConsole _console;
     private readonly HostBackoff _backoff;
     private readonly DecisionLog _decisions;
+    private readonly INodeHandshake? _handshake;
 
-    /// <summary>Creates a driver; <paramref name="clients"/> gives the protocol client for a host.</summary>
-    public CompileDriver(CcSettings settings, Func<HostSpec, IRemoteCompileClient> clients, CompilerConsole console)
+    /// <summary>
+    /// Creates a driver; <paramref name="clients"/> gives the protocol client for a host,
+    /// <paramref name="handshake"/> (optional) learns Kiln nodes' compilers and free slots.
+    /// </summary>
+    public CompileDriver(CcSettings settings, Func<HostSpec, IRemoteCompileClient> clients, CompilerConsole console, INodeHandshake? handshake = null)
     {
         _settings = settings;
         _clients = clients;
         _console = console;
+        _handshake = handshake;
         _backoff = new HostBackoff(settings.StateDirectory, settings.BackoffPeriod);
         _decisions = new DecisionLog(settings.StateDirectory);
     }
@@ -46,10 +57,13 @@ internal sealed partial class CompileDriver
         // Under KILN_BASEDIR the compiler runs with project paths made relative, locally and remotely alike.
         arguments = BaseDirectoryRewriter.Rewrite(arguments, _settings.BaseDirectory, _settings.WorkingDirectory);
         var command = CompileCommand.Parse(compiler, arguments);
+        var list = HostListParser.Parse(_settings.HostsText);
+        var slots = new HostSlots(_settings.StateDirectory);
         if (!command.IsDistributable)
         {
             Verbose($"kiln: {Describe(command)} ran locally: {command.LocalReason}");
             _decisions.NotDistributable(Describe(command), command.LocalReason ?? "");
+            using var linkSlot = await slots.AcquireLocalAsync("link", list.LocalSlots, Deadline(), _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
             return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
@@ -60,13 +74,15 @@ internal sealed partial class CompileDriver
             return answered;
         }
 
-        var hosts = UsableHosts(out var reason);
-        var slots = hosts.Count > 0 ? new HostSlots(_settings.StateDirectory) : null;
+        var (hosts, reason) = await UsableHostsAsync(list, command, compilerPath, cancellationToken).ConfigureAwait(false);
+        var random = new Random(_settings.Seed);
+        var deadline = Deadline();
+        var busy = new List<HostSpec>();
         var preprocessed = local.Preprocessed;
         var key = local.Key;
         while (hosts.Count > 0)
         {
-            using var lease = await slots!.AcquireAsync(hosts, _settings.SlotWait, _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
+            using var lease = await slots.AcquireAsync(hosts, Score, random, deadline, _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
             if (lease is null)
             {
                 reason = $"every slot of {Plural(hosts.Count, "host")} stayed taken for {_settings.SlotWait.TotalSeconds:0.#} s";
@@ -89,8 +105,13 @@ internal sealed partial class CompileDriver
                 return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
             }
 
-            preprocessed ??= await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
-                .ConfigureAwait(false);
+            if (preprocessed is null)
+            {
+                using var cppSlot = await slots.AcquireLocalAsync("cpp", list.LocalSlotsCpp, Deadline(), _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
+                preprocessed = await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
             var cpp = preprocessed.Value;
             if (cpp.ExitCode != 0)
             {
@@ -102,13 +123,16 @@ internal sealed partial class CompileDriver
             }
 
             key ??= KeyOf(command, Identity(compilerPath), cpp.Stdout);
-            var reply = await SendAsync(host, Request(command, cpp.Stdout, key.Value), cancellationToken).ConfigureAwait(false);
+            var request = Request(command, cpp.Stdout, key.Value);
+            var (reply, raced) = await SendOrRaceAsync(host, request, compilerPath, slots, LocalLimit(list), cancellationToken).ConfigureAwait(false);
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
+            RememberWelcome(host);
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
-                return await DeliverAsync(command, compilerPath, host, lease.Slot, cpp, outcome, local with { Preprocessed = cpp, Key = key }, cancellationToken)
+                var where = raced ? $"localhost (raced against {host.Display}, which had not answered after {_settings.RaceAfter.TotalSeconds:0.#} s)" : $"{host.Display} (slot {lease.Slot})";
+                return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, cancellationToken)
                     .ConfigureAwait(false);
             }
 
@@ -116,6 +140,16 @@ internal sealed partial class CompileDriver
             if (reply.Status == RemoteStatus.Busy)
             {
                 reason = $"{host.Display} is busy ({reply.Message})";
+                busy.Add(host);
+                if (hosts.Count == 0 && Environment.TickCount64 < deadline)
+                {
+                    // Every node said BUSY: their slots free within a compile's time, so wait a little
+                    // (randomly, so waiting compiles do not return in step) and ask them again.
+                    await Task.Delay(random.Next(50, 250), cancellationToken).ConfigureAwait(false);
+                    hosts.AddRange(busy);
+                    busy.Clear();
+                }
+
                 continue;
             }
 
@@ -132,6 +166,110 @@ internal sealed partial class CompileDriver
         }
 
         return await NoNodeAsync(command, compilerPath, arguments, reason, local, cancellationToken).ConfigureAwait(false);
+    }
+
+    private long Deadline() => Environment.TickCount64 + (long)_settings.SlotWait.TotalMilliseconds;
+
+    /// <summary>The localhost slots: the list's localhost entry, else distcc's default of 2.</summary>
+    private static int LocalLimit(HostList list) =>
+        list.Hosts.FirstOrDefault(h => h.Kind == HostKind.Local)?.Limit ?? HostListParser.DefaultLocalLimit;
+
+    /// <summary>
+    /// How much a host is worth choosing: the free slots its node advertised last (at most half a minute
+    /// ago), else half its limit. Localhost counts its limit: local slots are free work.
+    /// </summary>
+    private double Score(HostSpec host)
+    {
+        if (host.Kind == HostKind.Local)
+        {
+            return host.Limit;
+        }
+
+        return NodeFacts.Read(_settings.StateDirectory, host, TimeSpan.FromSeconds(30))?.Free ?? host.Limit / 2.0;
+    }
+
+    /// <summary>Keeps what the node's WELCOME on this compile's connection said (its free slots above all) for the next compiles.</summary>
+    private void RememberWelcome(HostSpec host)
+    {
+        if (host.Protocol == HostProtocol.Kiln && _handshake?.LastWelcome(host) is { } attributes)
+        {
+            NodeFacts.Write(_settings.StateDirectory, host, attributes);
+        }
+    }
+
+    /// <summary>
+    /// Sends the job; when the node has not answered after <see cref="CcSettings.RaceAfter"/> and a
+    /// localhost slot is idle, compiles it here too, and the first usable result wins (the other is
+    /// cancelled: the connection closes, which stops the node's compile). Raced is true when the local
+    /// result is the one returned.
+    /// </summary>
+    private async Task<(RemoteCompileReply Reply, bool Raced)> SendOrRaceAsync(HostSpec host, RemoteCompileRequest request, string compilerPath, HostSlots slots,
+        int localLimit, CancellationToken cancellationToken)
+    {
+        if (_settings.RaceAfter <= TimeSpan.Zero || !_settings.Fallback)
+        {
+            return (await SendAsync(host, request, cancellationToken).ConfigureAwait(false), false);
+        }
+
+        using var stopRemote = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var remote = SendAsync(host, request, stopRemote.Token);
+        if (await Task.WhenAny(remote, Task.Delay(_settings.RaceAfter, cancellationToken)).ConfigureAwait(false) == remote)
+        {
+            return (await remote.ConfigureAwait(false), false);
+        }
+
+        using var localSlot = slots.TryTakeLocalhost(localLimit);
+        if (localSlot is null)
+        {
+            return (await remote.ConfigureAwait(false), false);
+        }
+
+        Verbose($"kiln: {request.SourceName} has waited {_settings.RaceAfter.TotalSeconds:0.#} s for {host.Display} and a local slot is idle; compiling it here too");
+        using var stopLocal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var local = LocalRace.CompileAsync(compilerPath, request.Arguments, request.Language, request.Preprocessed, _settings.StateDirectory, stopLocal.Token);
+        var first = await Task.WhenAny(remote, local).ConfigureAwait(false);
+        if (first == local && Usable(local))
+        {
+            await stopRemote.CancelAsync().ConfigureAwait(false);
+            await Quietly(remote).ConfigureAwait(false);
+            return (new RemoteCompileReply(RemoteStatus.Completed, local.Result, null), true);
+        }
+
+        var reply = await remote.ConfigureAwait(false);
+        if (reply.Status == RemoteStatus.Completed || !_settings.Fallback)
+        {
+            await stopLocal.CancelAsync().ConfigureAwait(false);
+            await Quietly(local).ConfigureAwait(false);
+            return (reply, false);
+        }
+
+        // The node failed while the race ran: the local compile is the answer (the failure still counts).
+        await Quietly(local).ConfigureAwait(false);
+        if (Usable(local))
+        {
+            if (reply.Status == RemoteStatus.Failed)
+            {
+                ReportFailure(host, reply.Message ?? "no reason given");
+            }
+
+            return (new RemoteCompileReply(RemoteStatus.Completed, local.Result, null), true);
+        }
+
+        return (reply, false);
+
+        static bool Usable(Task<CompileOutcome> local) =>
+            local.IsCompletedSuccessfully && (local.Result.ExitCode != 0 || !local.Result.Object.IsEmpty);
+
+        static async Task Quietly(Task task)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
     }
 
     /// <summary>
@@ -182,7 +320,7 @@ internal sealed partial class CompileDriver
         }
     }
 
-    private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, int slot, CompilerRun cpp,
+    private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, string where, CompilerRun cpp,
         CompileOutcome outcome, LocalLookup local, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
@@ -191,7 +329,7 @@ internal sealed partial class CompileDriver
             // tried and nothing is backed off. gcc prints each diagnostic's source line from the file the
             // diagnostic names, which exists here but not on the node, so the local run reports the
             // failure in exactly the words a local compile uses (and settles any node/local difference).
-            Verbose($"kiln: {command.Source} failed on {host.Display} (exit {outcome.ExitCode}); compiling it here to report its diagnostics exactly");
+            Verbose($"kiln: {command.Source} failed on {where} (exit {outcome.ExitCode}); compiling it here to report its diagnostics exactly");
             _decisions.RemoteFailedRerunLocal(command.Source, host.Display, outcome.ExitCode);
             return await LocalCompiler.RunAsync(compilerPath, command.Arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
@@ -219,7 +357,7 @@ internal sealed partial class CompileDriver
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr);
         }
 
-        Verbose($"kiln: {command.Source} compiled on {host.Display} (slot {slot}){(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
+        Verbose($"kiln: {command.Source} compiled on {where}{(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
         _decisions.Remote(command.Source, host.Display, outcome.ExitCode);
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, cpp.Stderr);
@@ -284,22 +422,29 @@ internal sealed partial class CompileDriver
     }
 
     /// <summary>
-    /// The hosts this compile may use, in this process's random order: the parsed list without words
-    /// that did not parse, hosts marked down and hosts in backoff. <paramref name="reason"/> says why
-    /// the list is empty when it is.
+    /// The hosts this compile may use: the parsed list without words that did not parse, hosts marked
+    /// down and hosts in backoff, plus the nodes <c>+zeroconf</c> and KILN_SEEDS find; then only those
+    /// whose compilers match the compile's platform and that carry the entry's tags. The reason says
+    /// why the list is empty when it is.
     /// </summary>
-    private List<HostSpec> UsableHosts(out string reason)
+    private async Task<(List<HostSpec> Hosts, string Reason)> UsableHostsAsync(HostList list, CompileCommand command, string compilerPath,
+        CancellationToken cancellationToken)
     {
-        var list = HostListParser.Parse(_settings.HostsText);
         List<string>? problems = list.Errors.Count > 0 ? [.. list.Errors] : null;
         var hosts = new List<HostSpec>(list.Hosts.Count);
         var down = 0;
         var backedOff = 0;
+        var zeroconfTags = new Dictionary<string, string>(StringComparer.Ordinal);
+        var zeroconf = false;
         foreach (var host in list.Hosts)
         {
             if (host.Kind == HostKind.Zeroconf)
             {
-                (problems ??= []).Add($"'{host.Text}': zeroconf discovery is not supported by kiln cc yet");
+                zeroconf = true;
+                foreach (var (key, value) in host.Tags)
+                {
+                    zeroconfTags[key] = value;
+                }
             }
             else if (host.Down)
             {
@@ -320,18 +465,85 @@ internal sealed partial class CompileDriver
             ReportHostListProblems(problems);
         }
 
-        // Fisher-Yates with this process's seed: concurrent compiles start from different hosts.
-        var random = new Random(_settings.Seed);
-        for (var i = hosts.Count - 1; i > 0; i--)
+        var discovered = 0;
+        if (zeroconf || _settings.Seeds.Count > 0)
         {
-            var j = random.Next(i + 1);
-            (hosts[i], hosts[j]) = (hosts[j], hosts[i]);
+            foreach (var found in await DiscoveredHosts.FindAsync(_settings, zeroconf, cancellationToken).ConfigureAwait(false))
+            {
+                discovered++;
+                var host = found.Host with { Tags = zeroconfTags };
+                if (_backoff.IsBackedOff(host))
+                {
+                    backedOff++;
+                }
+                else if (!hosts.Any(h => h.Kind == HostKind.Tcp && h.Host == host.Host && h.EffectivePort == host.EffectivePort))
+                {
+                    hosts.Add(host);
+                }
+            }
         }
 
-        reason = hosts.Count > 0 ? "" : backedOff > 0
-            ? $"{Plural(backedOff, "host")} failed in the last {_backoff.Period.TotalSeconds:0} s and {(backedOff == 1 ? "is" : "are")} backed off"
-            : down > 0 ? $"every host in {_settings.HostsSource} is marked down" : $"{_settings.HostsSource} names no usable host";
-        return hosts;
+        var unmatched = await MatchingAsync(hosts, command, compilerPath, cancellationToken).ConfigureAwait(false);
+        var reason = hosts.Count > 0 ? "" : unmatched is not null ? unmatched
+            : backedOff > 0 ? $"{Plural(backedOff, "host")} failed in the last {_backoff.Period.TotalSeconds:0} s and {(backedOff == 1 ? "is" : "are")} backed off"
+            : down > 0 ? $"every host in {_settings.HostsSource} is marked down"
+            : zeroconf && discovered == 0 ? "+zeroconf found no node" : $"{_settings.HostsSource} names no usable host";
+        return (hosts, reason);
+    }
+
+    /// <summary>
+    /// Removes the remote hosts that lack the compile's platform or the entry's tags. A node's facts come
+    /// from KILN_DIR (a WELCOME, TXT record or seed answer within <see cref="CcSettings.FactsLifetime"/>),
+    /// else from a handshake now. A host whose facts stay unknown keeps jobs only when it needs no tag
+    /// (a stock distccd cannot say; distcc sends it everything too). Returns why the last host went.
+    /// </summary>
+    private async Task<string?> MatchingAsync(List<HostSpec> hosts, CompileCommand command, string compilerPath, CancellationToken cancellationToken)
+    {
+        if (!hosts.Any(h => h.Kind != HostKind.Local))
+        {
+            return null;
+        }
+
+        var platform = PlatformProbe.Probe(compilerPath, command.Arguments, _settings.StateDirectory);
+        var facts = new Dictionary<HostSpec, NodeFacts?>();
+        var unknown = new List<HostSpec>();
+        foreach (var host in hosts.Where(h => h.Kind != HostKind.Local))
+        {
+            facts[host] = NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime);
+            if (facts[host] is null && _handshake is not null && host.Kind == HostKind.Tcp && host.Protocol == HostProtocol.Kiln)
+            {
+                unknown.Add(host);
+            }
+        }
+
+        // Handshakes run side by side: a first compile meets every node at once, not one after another.
+        var answers = await Task.WhenAll(unknown.Select(h => _handshake!.HandshakeAsync(h, cancellationToken))).ConfigureAwait(false);
+        for (var i = 0; i < unknown.Count; i++)
+        {
+            if (answers[i] is { } attributes)
+            {
+                NodeFacts.Write(_settings.StateDirectory, unknown[i], attributes);
+                facts[unknown[i]] = NodeFacts.Read(_settings.StateDirectory, unknown[i], _settings.FactsLifetime);
+            }
+        }
+
+        string? why = null;
+        foreach (var (host, known) in facts)
+        {
+            if (host.Tags.Count > 0 && known?.HasTags(host.Tags) != true)
+            {
+                why = $"{host.Display} does not advertise {string.Join(",", host.Tags.Select(t => t.Key + "=" + t.Value))}";
+                hosts.Remove(host);
+            }
+            else if (platform is not null && known?.Compilers() is { } compilers && !compilers.Contains(platform))
+            {
+                why = $"no node has the compiler this compile needs ({platform}; {host.Display} has {(compilers.Count == 0 ? "none" : string.Join(",", compilers))})";
+                Verbose($"kiln: {command.Source}: {host.Display} skipped: it has no {platform} compiler");
+                hosts.Remove(host);
+            }
+        }
+
+        return why;
     }
 
     /// <summary>

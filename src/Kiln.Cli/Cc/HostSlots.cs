@@ -5,9 +5,11 @@ namespace Kiln.Cli.Cc;
 
 /// <summary>
 /// Per-host slot limits shared by every <c>kiln cc</c> process of this user, as distcc's lock.c keeps
-/// them: slot N of a host is the lock on the file <c>lock/cpu_KIND_HOST_PORT_N</c> under KILN_DIR. A
-/// compile takes the lowest free slot number over all hosts, trying hosts in this process's random
-/// order, so slot 0 of every host fills before slot 1 of any and concurrent compiles spread evenly.
+/// them: slot N of a host is the lock on the file <c>lock/cpu_KIND_HOST_PORT_N</c> under KILN_DIR.
+/// Unlike distcc, which fills slot 0 of every host in list order before slot 1 of any, a compile
+/// chooses by the power of two random choices: it takes a free slot (a random one of the host's) on
+/// two random hosts and keeps the one whose node advertised more free slots, so load spreads by the
+/// nodes' own view of their work, including other users' jobs that this user's locks cannot see.
 /// </summary>
 internal sealed class HostSlots
 {
@@ -46,35 +48,59 @@ internal sealed class HostSlots
         return Path.Combine(_lockDirectory, name);
     }
 
-    /// <summary>One pass over the hosts: the lowest free slot, or null when every slot is taken.</summary>
-    public SlotLease? TryAcquire(List<HostSpec> hosts)
+    /// <summary>
+    /// One pass of the power of two choices: a free slot on each of two random hosts, keeping the one
+    /// with the higher <paramref name="score"/> (ties: the first drawn). Null when every slot is taken.
+    /// </summary>
+    public SlotLease? TryAcquireChoice(List<HostSpec> hosts, Func<HostSpec, double> score, Random random)
     {
-        var most = 0;
-        foreach (var host in hosts)
+        var order = hosts.ToArray();
+        random.Shuffle(order);
+        SlotLease? first = null;
+        foreach (var host in order)
         {
-            most = Math.Max(most, host.Limit);
+            var lease = TryTakeRandomSlot(host, random);
+            if (lease is null)
+            {
+                continue;
+            }
+
+            if (first is null)
+            {
+                first = lease;
+                continue;
+            }
+
+            if (score(lease.Host) > score(first.Host))
+            {
+                first.Dispose();
+                return lease;
+            }
+
+            lease.Dispose();
+            return first;
         }
 
-        for (var slot = 0; slot < most; slot++)
+        return first;
+    }
+
+    /// <summary>A free slot of <paramref name="host"/>, tried in random order, or null when all are taken.</summary>
+    private SlotLease? TryTakeRandomSlot(HostSpec host, Random random)
+    {
+        if (!_usable)
         {
-            foreach (var host in hosts)
+            // No state directory: no limits, rather than no compiles.
+            return new SlotLease(host, 0, null);
+        }
+
+        var slots = Enumerable.Range(0, host.Limit).ToArray();
+        random.Shuffle(slots);
+        foreach (var slot in slots)
+        {
+            var taken = FileLock.TryTake(LockPath(host, slot));
+            if (taken is not null)
             {
-                if (slot >= host.Limit)
-                {
-                    continue;
-                }
-
-                if (!_usable)
-                {
-                    // No state directory: no limits, rather than no compiles.
-                    return new SlotLease(host, slot, null);
-                }
-
-                var taken = FileLock.TryTake(LockPath(host, slot));
-                if (taken is not null)
-                {
-                    return new SlotLease(host, slot, taken);
-                }
+                return new SlotLease(host, slot, taken);
             }
         }
 
@@ -82,15 +108,16 @@ internal sealed class HostSlots
     }
 
     /// <summary>
-    /// Waits for a free slot on any of <paramref name="hosts"/>, polling every <paramref name="poll"/>,
-    /// for at most <paramref name="wait"/>. Null when none came free in that time.
+    /// Waits for a free slot on any of <paramref name="hosts"/> (chosen as <see cref="TryAcquireChoice"/>
+    /// does), polling every <paramref name="poll"/>, until <paramref name="deadline"/> (Environment.TickCount64).
+    /// Null when none came free in that time.
     /// </summary>
-    public async Task<SlotLease?> AcquireAsync(List<HostSpec> hosts, TimeSpan wait, TimeSpan poll, CancellationToken cancellationToken)
+    public async Task<SlotLease?> AcquireAsync(List<HostSpec> hosts, Func<HostSpec, double> score, Random random, long deadline, TimeSpan poll,
+        CancellationToken cancellationToken)
     {
-        var deadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         while (true)
         {
-            var lease = TryAcquire(hosts);
+            var lease = TryAcquireChoice(hosts, score, random);
             if (lease is not null || Environment.TickCount64 >= deadline)
             {
                 return lease;
@@ -98,6 +125,48 @@ internal sealed class HostSlots
 
             await Task.Delay(poll, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Takes one of <paramref name="count"/> local slots named <paramref name="kind"/> (preprocessing,
+    /// links, races), waiting until <paramref name="deadline"/>; null when none came free (the caller
+    /// goes ahead anyway: a limit must not fail a build).
+    /// </summary>
+    public async Task<FileLock?> AcquireLocalAsync(string kind, int count, long deadline, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        while (_usable)
+        {
+            for (var slot = 0; slot < count; slot++)
+            {
+                if (FileLock.TryTake(Path.Combine(_lockDirectory, $"{kind}_localhost_{slot.ToString(CultureInfo.InvariantCulture)}")) is { } taken)
+                {
+                    return taken;
+                }
+            }
+
+            if (Environment.TickCount64 >= deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(poll, cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    /// <summary>A free one of the first <paramref name="count"/> localhost compile slots, without waiting; null when all are taken.</summary>
+    public FileLock? TryTakeLocalhost(int count)
+    {
+        for (var slot = 0; slot < count && _usable; slot++)
+        {
+            if (FileLock.TryTake(LockPath(new HostSpec { Text = "localhost", Kind = HostKind.Local }, slot)) is { } taken)
+            {
+                return taken;
+            }
+        }
+
+        return null;
     }
 
     private static string Safe(string host) => host.Replace('/', '_');

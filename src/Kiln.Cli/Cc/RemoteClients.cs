@@ -33,4 +33,7 @@ internal static class RemoteClients
         Notice = Console.Error.WriteLine,
         ClientCertificate = ClientCertificates.Load(variable),
     };
+
+    /// <summary>Handshakes with Kiln nodes on the same client (so a handshake's connection carries the job).</summary>
+    public static INodeHandshake Handshake { get; } = new KilnHandshake(s_kiln.Value);
 }

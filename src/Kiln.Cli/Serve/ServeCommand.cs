@@ -40,7 +40,7 @@ internal static class ServeCommand
           --peer URL          a node to exchange attestations with (repeatable; its HTTP address)
           --rebuild-rate R    share (0..1) of actions others attested that this node re-executes
                               to check (default 0; 1 = all it has the inputs for)
-
+        """ + "\n" + SchedulingOptions.Help + """
         A bare port (--distcc 3632) listens on 127.0.0.1.
 
         Security: the Kiln protocol is TLS 1.3; the node makes its certificate in DATA/tls on first
@@ -175,6 +175,11 @@ internal static class ServeCommand
                         Kiln.Cli.Trust.ServeTrustOptions.Apply(options.Trust, a, Value());
                         break;
                     default:
+                        if (SchedulingOptions.TryApply(a, Value, options))
+                        {
+                            break;
+                        }
+
                         throw new UsageException($"unknown option '{a}'. Run 'kiln serve --help' for the options.");
                 }
             }

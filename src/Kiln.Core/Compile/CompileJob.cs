@@ -21,6 +21,12 @@ public sealed record CompileJob
     /// <summary>Who asked (an identity, or the peer address when the protocol has none).</summary>
     public string Client { get; init; } = "";
 
+    /// <summary>
+    /// The identity the job counts against in the node's fair sharing (derived from the client's token);
+    /// empty when the protocol has none, and then the client's address stands for the user.
+    /// </summary>
+    public string User { get; init; } = "";
+
     /// <summary>Which front end received the job (kiln, distcc).</summary>
     public string FrontEnd { get; init; } = "";
 

@@ -84,9 +84,22 @@ public static class HostListParser
     public static HostSpec? ParseHost(string word, out string? error)
     {
         error = null;
-        if (word == "+zeroconf")
+        if (word == "+zeroconf" || word.StartsWith("+zeroconf,", StringComparison.Ordinal))
         {
-            return new HostSpec { Text = word, Kind = HostKind.Zeroconf };
+            // +zeroconf,KEY=VALUE keeps only the discovered nodes that advertise KEY=VALUE.
+            var zeroconfTags = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var option in word.Split(',').Skip(1))
+            {
+                if (option.IndexOf('=') is not (var eq and > 0))
+                {
+                    error = $"'+zeroconf' takes only KEY=VALUE filters, not ',{option}'";
+                    return null;
+                }
+
+                zeroconfTags[option[..eq]] = option[(eq + 1)..];
+            }
+
+            return new HostSpec { Text = word, Kind = HostKind.Zeroconf, Tags = zeroconfTags };
         }
 
         // Options come after the first comma that is outside an IPv6 bracket.

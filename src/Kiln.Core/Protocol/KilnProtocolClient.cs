@@ -25,7 +25,75 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
     private readonly KilnClientOptions _options = options ?? new KilnClientOptions();
     private readonly Dictionary<string, Stack<KilnClientConnection>> _idle = new(StringComparer.Ordinal);
     private readonly Lock _idleLock = new();
+    private readonly Dictionary<string, KilnWelcome> _welcomes = new(StringComparer.Ordinal);
     private int _connectionsOpened;
+
+    /// <summary>The WELCOME a node sent on this client's latest new connection to it, or null.</summary>
+    public KilnWelcome? LastWelcome(HostSpec host)
+    {
+        lock (_idleLock)
+        {
+            return _welcomes.GetValueOrDefault(host.Display);
+        }
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="host"/>, says HELLO and reads WELCOME, so a caller can learn a node's
+    /// compilers and free slots before it sends a job. The connection is kept for the next job to the
+    /// node (which then needs no HELLO). Null when the node cannot be reached or does not answer within
+    /// the connect timeout.
+    /// </summary>
+    public async Task<KilnWelcome?> HandshakeAsync(HostSpec host, CancellationToken cancellationToken)
+    {
+        if (host.Kind != HostKind.Tcp || host.Protocol != HostProtocol.Kiln)
+        {
+            return null;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        KilnClientConnection? connection = null;
+        try
+        {
+            connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
+            var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.None, _options.Token, _options.ClientName);
+            var frame = new byte[hello.FrameLength];
+            hello.WriteFrame(frame);
+            await connection.Stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
+            var (type, payload) = await ReadFrameAsync(connection, timeout.Token).ConfigureAwait(false);
+            if (type != KilnFrameType.Welcome || !KilnWelcome.TryParse(payload, out var welcome, out _)
+                || welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
+            {
+                return null;
+            }
+
+            connection.Welcome = welcome;
+            Remember(host.Display, welcome);
+            ReturnIdle(host.Display, connection);
+            connection = null;
+            return welcome;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is SocketException or IOException or EndOfStreamException or KilnProtocolViolation)
+        {
+            return null;
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
+    private void Remember(string node, KilnWelcome welcome)
+    {
+        lock (_idleLock)
+        {
+            _welcomes[node] = welcome;
+        }
+    }
 
     /// <summary>TCP connections this client has opened (reused connections count once).</summary>
     internal int ConnectionsOpened => Volatile.Read(ref _connectionsOpened);
@@ -349,6 +417,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 }
 
                 connection.Welcome = welcome;
+                Remember(node, welcome);
             }
 
             var (replyType, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);

@@ -61,7 +61,7 @@ public sealed partial class CompileExecutor
         }
 
         var compilerPath = _allowList.Resolve(job.Compiler, out _)!;
-        if (await AdmitAsync(cancellationToken).ConfigureAwait(false) is { } busy)
+        if (await AdmitAsync(UserOf("", job.Client), canTryElsewhere: false, cancellationToken).ConfigureAwait(false) is { } busy)
         {
             return busy;
         }

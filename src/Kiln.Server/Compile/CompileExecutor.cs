@@ -1,31 +1,46 @@
 using System.Diagnostics;
+using System.Net;
 using Kiln.Core.Compile;
 using Kiln.Server.Accounting;
+using Kiln.Server.Scheduling;
 
 namespace Kiln.Server.Compile;
 
 /// <summary>
 /// Runs allow-listed compilers on preprocessed input, each job in a directory of its own, with a
-/// fixed number of slots. Front ends (Kiln protocol, distcc) hand it jobs; it returns exactly what the
-/// compiler produced, or a refusal.
+/// fixed number of slots shared fairly between users (<see cref="FairSlotQueue"/>). Front ends (Kiln
+/// protocol, distcc) hand it jobs; it returns exactly what the compiler produced, or a refusal. Kiln
+/// protocol clients can try another node, so their jobs get BUSY when the wait queue is full or the
+/// machine is short of load, memory or disk headroom (<see cref="NodeAdmission"/>); stock distcc
+/// clients cannot, so theirs wait.
 /// </summary>
 public sealed partial class CompileExecutor
 {
     private readonly CompileExecutorOptions _options;
-    private readonly SemaphoreSlim _slots;
+    private readonly FairSlotQueue _slots;
+    private readonly NodeAdmission _admission;
     private readonly CompilerAllowList _allowList;
     private long _jobSequence;
-    private int _queued;
 
-    /// <summary>Creates an executor.</summary>
-    public CompileExecutor(CompileExecutorOptions options, NodeCounters counters)
+    /// <summary>Creates an executor; <paramref name="readings"/> reads the machine for admission (default: /proc).</summary>
+    public CompileExecutor(CompileExecutorOptions options, NodeCounters counters, IHostReadings? readings = null)
     {
         _options = options;
         Counters = counters;
-        _slots = new SemaphoreSlim(options.Slots, options.Slots);
+        _slots = new FairSlotQueue(options.Slots);
         _allowList = new CompilerAllowList(options.CompilerDirectories);
         Directory.CreateDirectory(options.JobRoot);
+        _admission = new NodeAdmission(options.Admission, readings ?? new ProcHostReadings(), options.JobRoot);
     }
+
+    /// <summary>Admission control: refusals counted by reason.</summary>
+    public NodeAdmission Admission => _admission;
+
+    /// <summary>Jobs per user since the node started (see <see cref="FairSlotQueue.Shares"/>).</summary>
+    public IReadOnlyList<UserShare> Shares() => _slots.Shares();
+
+    /// <summary>Jobs waiting for a slot now.</summary>
+    public int Waiting => _slots.Waiting;
 
     /// <summary>The node's counters.</summary>
     public NodeCounters Counters { get; }
@@ -40,7 +55,7 @@ public sealed partial class CompileExecutor
     public int Slots => _options.Slots;
 
     /// <summary>Slots free now.</summary>
-    public int FreeSlots => _slots.CurrentCount;
+    public int FreeSlots => _slots.Free;
 
     /// <summary>
     /// Checks a job before its input arrives: the compiler is allowed and installed, and no argument
@@ -89,7 +104,7 @@ public sealed partial class CompileExecutor
         }
 
         var compilerPath = _allowList.Resolve(job.Compiler, out _)!;
-        if (await AdmitAsync(cancellationToken).ConfigureAwait(false) is { } busy)
+        if (await AdmitAsync(UserOf(job.User, job.Client), job.FrontEnd == "kiln", cancellationToken).ConfigureAwait(false) is { } busy)
         {
             return busy;
         }
@@ -154,37 +169,51 @@ public sealed partial class CompileExecutor
     }
 
     /// <summary>
-    /// Takes a compile slot, waiting in the queue for one; returns a BUSY refusal instead when the queue
-    /// is full. The caller releases with <see cref="Release"/>.
+    /// Takes a compile slot for <paramref name="user"/>, waiting in turn for one. A job whose client can
+    /// try elsewhere gets a BUSY refusal instead when the machine says no or the wait queue is full;
+    /// other jobs get BUSY only when the (long) queue is full. The caller releases with <see cref="Release"/>.
     /// </summary>
-    private async ValueTask<CompileResult?> AdmitAsync(CancellationToken cancellationToken)
+    private async ValueTask<CompileResult?> AdmitAsync(string user, bool canTryElsewhere, CancellationToken cancellationToken)
     {
-        if (Interlocked.Increment(ref _queued) > _options.Slots + _options.MaxQueued)
+        if (canTryElsewhere && _admission.Refusal(Counters.Running) is { } refusal)
         {
-            Interlocked.Decrement(ref _queued);
             Counters.CountBusy();
-            return CompileResult.Refused(RefusalKind.Busy, $"node busy: {_options.Slots} slots and {_options.MaxQueued} queued jobs are taken");
+            return CompileResult.Refused(RefusalKind.Busy, refusal);
         }
 
-        try
+        var maxWaiting = canTryElsewhere ? _options.Admission.MaxWaiting ?? _options.Slots : _options.MaxQueued;
+        var entered = _slots.TryEnter(user, maxWaiting, cancellationToken);
+        if (entered is null)
         {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _queued);
-            throw;
+            Counters.CountBusy();
+            return CompileResult.Refused(RefusalKind.Busy, $"node busy: {_options.Slots} slots and {maxWaiting} queued jobs are taken");
         }
 
+        await entered.ConfigureAwait(false);
         Counters.Started();
         return null;
+    }
+
+    /// <summary>
+    /// The user a job counts for in fair sharing: its identity when the protocol gave one, else the
+    /// client's address (every connection from one machine is one user).
+    /// </summary>
+    public static string UserOf(string identity, string client)
+    {
+        if (identity.Length > 0)
+        {
+            return identity;
+        }
+
+        var at = client.LastIndexOf('@');
+        var peer = at >= 0 ? client[(at + 1)..] : client;
+        return IPEndPoint.TryParse(peer, out var endPoint) ? endPoint.Address.ToString() : peer;
     }
 
     /// <summary>Gives back a slot taken by <see cref="AdmitAsync"/> and removes the job's directory.</summary>
     private void Release(string jobDirectory)
     {
         _slots.Release();
-        Interlocked.Decrement(ref _queued);
         TryDelete(jobDirectory);
     }
 
@@ -192,13 +221,17 @@ public sealed partial class CompileExecutor
     private string NewJobDirectory() =>
         Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref _jobSequence)}");
 
+    private const string NiceProgram = "/usr/bin/nice";
+
     private readonly record struct ProcessRun(int ExitCode, byte[] Stdout, byte[] Stderr, CompileResult? Refusal);
 
     private async Task<ProcessRun> RunAsync(
         string compiler, List<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
         CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(compiler)
+        // A workstation lends its cores at a lower priority than its owner's own work.
+        var niced = _options.Nice > 0 && File.Exists(NiceProgram);
+        var info = new ProcessStartInfo(niced ? NiceProgram : compiler)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -206,6 +239,13 @@ public sealed partial class CompileExecutor
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (niced)
+        {
+            info.ArgumentList.Add("-n");
+            info.ArgumentList.Add(_options.Nice.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            info.ArgumentList.Add(compiler);
+        }
+
         foreach (var a in arguments)
         {
             info.ArgumentList.Add(a);

@@ -18,6 +18,12 @@ public sealed class CompileExecutorOptions
     /// <summary>Most jobs that may wait for a slot; beyond it the node answers BUSY.</summary>
     public int MaxQueued { get; set; } = 64;
 
+    /// <summary>When Kiln protocol jobs get BUSY (queue depth, load, memory, disk).</summary>
+    public Scheduling.AdmissionOptions Admission { get; set; } = new();
+
+    /// <summary>Niceness compilers run at (0: normal; a workstation lending its cores sets 10 or more).</summary>
+    public int Nice { get; set; }
+
     /// <summary>Directories searched for allowed compilers.</summary>
     public IReadOnlyList<string> CompilerDirectories { get; set; } = ["/usr/local/bin", "/usr/bin"];
 }

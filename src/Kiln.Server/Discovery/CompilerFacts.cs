@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kiln.Core.Compile;
 
 namespace Kiln.Server.Discovery;
 
@@ -9,6 +10,93 @@ namespace Kiln.Server.Discovery;
 /// </summary>
 public sealed record CompilerFacts(string Machine, string Version, IReadOnlyList<string> Targets)
 {
+    /// <summary>Every compiler the node runs, as <see cref="CompilerPlatform"/>s (family, triple, version).</summary>
+    public IReadOnlyList<CompilerPlatform> Compilers { get; init; } = [];
+
+    /// <summary>
+    /// Probes what a node can run: gcc, clang (also with <c>-m32</c>, which changes clang's triple) and
+    /// every <c>TRIPLE-gcc</c> cross compiler in <paramref name="directories"/>, the node's compiler
+    /// allow-list directories, so it advertises exactly the compilers it will run.
+    /// </summary>
+    public static async Task<CompilerFacts> ProbeNodeAsync(IReadOnlyList<string> directories, CancellationToken cancellationToken)
+    {
+        string? Find(string name) => directories.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+        var probes = new List<Task<CompilerPlatform?>>();
+        string? machine = null, version = null;
+        if (Find("gcc") is { } gcc)
+        {
+            machine = await FirstLineAsync(gcc, "-dumpmachine", cancellationToken).ConfigureAwait(false);
+            version = await FirstLineAsync(gcc, "-dumpversion", cancellationToken).ConfigureAwait(false);
+        }
+
+        if (Find("clang") is { } clang)
+        {
+            probes.Add(PlatformAsync("clang", clang, null, cancellationToken));
+            probes.Add(PlatformAsync("clang", clang, "-m32", cancellationToken));
+        }
+
+        var crosses = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var dir in directories)
+        {
+            string[] names;
+            try
+            {
+                names = Directory.GetFiles(dir, "*-gcc*");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            foreach (var path in names)
+            {
+                // One probe per triple: x86_64-linux-gnu-gcc and x86_64-linux-gnu-gcc-12 are one compiler.
+                if (CrossTriple(Path.GetFileName(path)) is { } triple && crosses.Add(triple) && Find(triple + "-gcc") is { } cross)
+                {
+                    probes.Add(PlatformAsync("gcc", cross, null, cancellationToken));
+                }
+            }
+        }
+
+        var platforms = new SortedSet<string>(StringComparer.Ordinal);
+        var compilers = new List<CompilerPlatform>();
+        if (machine is not null && version is not null)
+        {
+            var native = CompilerPlatform.Of("gcc", machine, version);
+            platforms.Add(native.ToString());
+            compilers.Add(native);
+        }
+
+        foreach (var platform in await Task.WhenAll(probes).ConfigureAwait(false))
+        {
+            if (platform is not null && platforms.Add(platform.ToString()))
+            {
+                compilers.Add(platform);
+            }
+        }
+
+        var targets = new SortedSet<string>(StringComparer.Ordinal);
+        if (machine is not null)
+        {
+            targets.Add(machine);
+        }
+
+        foreach (var triple in crosses)
+        {
+            targets.Add(triple);
+        }
+
+        return new CompilerFacts(machine ?? "unknown", version ?? "unknown", [.. targets]) { Compilers = compilers };
+    }
+
+    private static async Task<CompilerPlatform?> PlatformAsync(string family, string path, string? option, CancellationToken cancellationToken)
+    {
+        var machine = await FirstLineAsync(path, option is null ? ["-dumpmachine"] : [option, "-dumpmachine"], cancellationToken).ConfigureAwait(false);
+        var version = await FirstLineAsync(path, ["-dumpversion"], cancellationToken).ConfigureAwait(false);
+        return machine is null || version is null ? null : CompilerPlatform.Of(family, machine, version);
+    }
+
     /// <summary>Facts for a node without a usable gcc.</summary>
     public static readonly CompilerFacts None = new("unknown", "unknown", []);
 
@@ -66,9 +154,17 @@ public sealed record CompilerFacts(string Machine, string Version, IReadOnlyList
         return triple.Count(c => c == '-') >= 2 && triple.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? triple : null;
     }
 
-    private static async Task<string?> FirstLineAsync(string program, string argument, CancellationToken cancellationToken)
+    private static Task<string?> FirstLineAsync(string program, string argument, CancellationToken cancellationToken) =>
+        FirstLineAsync(program, [argument], cancellationToken);
+
+    private static async Task<string?> FirstLineAsync(string program, string[] arguments, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(program, argument) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
         try
         {
             using var process = Process.Start(info);

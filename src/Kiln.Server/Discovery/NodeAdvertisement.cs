@@ -24,11 +24,12 @@ public static class NodeAdvertisement
 
     /// <summary>The registrations for the node as it is now (free slots are read at each call).</summary>
     public static IReadOnlyList<ServiceRegistration> Registrations(
-        string nodeName, string hostName, int kilnPort, int? distccPort, int slots, int freeSlots, CompilerFacts compilers)
+        string nodeName, string hostName, int kilnPort, int? distccPort, int slots, int freeSlots, CompilerFacts compilers,
+        IReadOnlyDictionary<string, string>? tags = null)
     {
         var instance = nodeName.Length > DnsName.MaxLabelLength ? nodeName[..DnsName.MaxLabelLength] : nodeName;
         var invariant = CultureInfo.InvariantCulture;
-        var kiln = new ServiceRegistration(instance, ServiceTypes.Kiln, hostName, (ushort)kilnPort,
+        List<KeyValuePair<string, string>> attributes =
         [
             new("txtvers", "1"),
             new("node", nodeName),
@@ -36,9 +37,12 @@ public static class NodeAdvertisement
             new("free", freeSlots.ToString(invariant)),
             new("targets", string.Join(',', compilers.Targets)),
             new("cc_version", compilers.Version),
+            new(Core.Compile.CompilerPlatform.AttributeName, string.Join(',', compilers.Compilers)),
             new("protocols", distccPort is null ? "kiln" : "kiln,distcc"),
             new("cache", "1"),
-        ]);
+        ];
+        attributes.AddRange(Tags(tags));
+        var kiln = new ServiceRegistration(instance, ServiceTypes.Kiln, hostName, (ushort)kilnPort, attributes);
         if (distccPort is not { } port)
         {
             return [kiln];
@@ -61,4 +65,30 @@ public static class NodeAdvertisement
         };
         return [kiln, distcc];
     }
+
+    /// <summary>
+    /// The attributes a node sends in WELCOME: those of its TXT record that do not change while it runs
+    /// (name, targets, compilers, operator tags), as <c>key=value</c> words.
+    /// </summary>
+    public static IReadOnlyList<string> WelcomeAttributes(string nodeName, CompilerFacts compilers, IReadOnlyDictionary<string, string>? tags)
+    {
+        List<string> words =
+        [
+            "node=" + nodeName,
+            "targets=" + string.Join(',', compilers.Targets),
+            "cc_version=" + compilers.Version,
+            Core.Compile.CompilerPlatform.AttributeName + "=" + string.Join(',', compilers.Compilers),
+        ];
+        words.AddRange(Tags(tags).Select(t => t.Key + "=" + t.Value));
+        return words;
+    }
+
+    /// <summary>Operator tags (<c>kiln serve --tag KEY=VALUE</c>), minus any that would shadow a key the node sets itself.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> Tags(IReadOnlyDictionary<string, string>? tags) =>
+        (tags ?? new Dictionary<string, string>()).Where(t => !ReservedKeys.Contains(t.Key)).OrderBy(t => t.Key, StringComparer.Ordinal);
+
+    private static readonly HashSet<string> ReservedKeys = new(StringComparer.Ordinal)
+    {
+        "txtvers", "node", "slots", "free", "targets", "cc_version", Core.Compile.CompilerPlatform.AttributeName, "protocols", "cache",
+    };
 }

@@ -18,6 +18,12 @@ internal sealed class ZeroconfAnnouncer(
     /// <summary>How often the peer list is refreshed; a browse costs one query packet per interface.</summary>
     private static readonly TimeSpan BrowseInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The first browses come sooner: nodes started together each browse once they answer, and the
+    /// ones that start last are found by the others' second or third browse, not after 30 s.
+    /// </summary>
+    private static readonly TimeSpan[] EarlyBrowses = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5)];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Ports asked as 0 are known only once Kestrel has started.
@@ -35,8 +41,7 @@ internal sealed class ZeroconfAnnouncer(
             }
         }
 
-        var compilers = await CompilerFacts.ProbeAsync("gcc", stoppingToken).ConfigureAwait(false);
-        peers.SetCompilers(compilers);
+        var compilers = peers.Compilers ?? await CompilerFacts.ProbeAsync("gcc", stoppingToken).ConfigureAwait(false);
         var kilnPort = listeners.Kiln!.IPEndPoint!.Port;
         int? distccPort = listeners.Distcc?.IPEndPoint?.Port;
         var hostLabel = NodeAdvertisement.HostLabel(options.NodeName);
@@ -44,7 +49,7 @@ internal sealed class ZeroconfAnnouncer(
         var responders = addresses.Select(address => new MulticastDnsResponder(
             address,
             hostLabel,
-            () => NodeAdvertisement.Registrations(options.NodeName, hostLabel + ".local", kilnPort, distccPort, executor.Slots, executor.FreeSlots, compilers),
+            () => NodeAdvertisement.Registrations(options.NodeName, hostLabel + ".local", kilnPort, distccPort, executor.Slots, executor.FreeSlots, compilers, options.Tags),
             logger)).ToList();
         await Task.WhenAll([.. responders.Select(r => r.RunAsync(stoppingToken)), BrowsePeersAsync(addresses, responders, stoppingToken)]).ConfigureAwait(false);
     }
@@ -56,12 +61,12 @@ internal sealed class ZeroconfAnnouncer(
             // The first browse waits until this node answers, so peers that browse back find it too.
             await Task.WhenAll(responders.Select(r => r.Ready)).WaitAsync(stoppingToken).ConfigureAwait(false);
 
-            while (true)
+            for (var round = 0; ; round++)
             {
                 var found = await Core.Discovery.ServiceBrowser.BrowseAsync(
                     [Core.Discovery.ServiceTypes.Kiln], addresses, Core.Discovery.ServiceBrowser.DefaultDuration, stoppingToken).ConfigureAwait(false);
                 peers.Update(found);
-                await Task.Delay(BrowseInterval, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(round < EarlyBrowses.Length ? EarlyBrowses[round] : BrowseInterval, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)

@@ -29,14 +29,11 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>The node's compile executor.</summary>
     public CompileExecutor Executor { get; }
 
-    /// <summary>The node's services (its store, trust, gate), for hosts and tests that act on it directly.</summary>
+    /// <summary>The node's services (store, trust, audit log, tokens), for hosts and tests that act on it directly.</summary>
     public IServiceProvider Services => _app.Services;
 
     /// <summary>The node's counters.</summary>
     public NodeCounters Counters => Executor.Counters;
-
-    /// <summary>The node's services (store, action cache, cache counters), for tests and in-process hosts.</summary>
-    public IServiceProvider Services => _app.Services;
 
     /// <summary>The Kiln protocol endpoint as bound (the real port when 0 was asked for).</summary>
     public required IPEndPoint KilnEndPoint { get; init; }
@@ -56,17 +53,28 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>True when this start made the node's certificate (its first start with this data directory).</summary>
     public bool TlsCertificateCreated { get; init; }
 
-    /// <summary>The node's services (tests reach the audit log and the token store through them).</summary>
-    public IServiceProvider Services => _app.Services;
-
     /// <summary>Builds and starts a node.</summary>
     public static async Task<KilnNode> StartAsync(KilnNodeOptions options, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
     {
         Directory.CreateDirectory(options.DataDirectory);
         var counters = new NodeCounters();
-        var executor = new CompileExecutor(
-            new CompileExecutorOptions { Slots = options.Slots, JobRoot = Path.Combine(options.DataDirectory, "jobs") },
-            counters);
+        var executorOptions = new CompileExecutorOptions
+        {
+            Slots = options.Slots,
+            JobRoot = Path.Combine(options.DataDirectory, "jobs"),
+            Admission = options.Admission,
+            Nice = options.Nice,
+        };
+        if (options.CompilerDirectories.Count > 0)
+        {
+            executorOptions.CompilerDirectories = [.. options.CompilerDirectories];
+        }
+
+        var executor = new CompileExecutor(executorOptions, counters);
+
+        // Clients match jobs to compilers from WELCOME and TXT, so the facts are known before any listener serves.
+        var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executorOptions.CompilerDirectories, cancellationToken).ConfigureAwait(false);
+        options.KilnProtocol.WelcomeAttributes = Discovery.NodeAdvertisement.WelcomeAttributes(options.NodeName, compilers, options.Tags);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -94,6 +102,7 @@ public sealed class KilnNode : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<Discovery.PeerDirectory>().SetCompilers(compilers);
         NodeEndpoints.Map(app);
         Discovery.DiscoveryEndpoints.Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -56,6 +56,18 @@ public sealed class KilnNodeOptions
     /// <summary>Keys, policies, peers and rebuild checking (see docs/trust.md).</summary>
     public Trust.TrustOptions Trust { get; } = new();
 
+    /// <summary>Niceness compilers run at (<c>--nice N</c>): a workstation lending its cores keeps its owner's work first.</summary>
+    public int Nice { get; set; }
+
+    /// <summary>When Kiln protocol jobs get BUSY: queue depth, load from other work, free memory and disk.</summary>
+    public Scheduling.AdmissionOptions Admission { get; } = new();
+
+    /// <summary>Directories of allowed compilers (<c>--compiler-dir</c>; default /usr/local/bin and /usr/bin); the node advertises what they hold.</summary>
+    public List<string> CompilerDirectories { get; } = [];
+
+    /// <summary>Operator tags (<c>--tag KEY=VALUE</c>), advertised in TXT and WELCOME for <c>,KEY=VALUE</c> filters in host lists.</summary>
+    public Dictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

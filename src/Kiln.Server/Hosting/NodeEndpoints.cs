@@ -56,6 +56,7 @@ internal static class NodeEndpoints
         var c = executor.Counters;
         return new NodeStatus(
             options.NodeName, executor.Slots, executor.FreeSlots, c.Running, c.MaxRunning, c.CompilesOk, c.CompilesFailed,
-            c.Refused, c.Busy, c.ProtocolErrors, c.KilnJobs, c.DistccJobs, c.BytesIn, c.BytesOut, store?.GetStatistics());
+            c.Refused, c.Busy, c.ProtocolErrors, c.KilnJobs, c.DistccJobs, c.BytesIn, c.BytesOut, store?.GetStatistics(),
+            executor.Shares(), executor.Waiting, executor.Admission.RefusedForLoad, executor.Admission.RefusedForMemory, executor.Admission.RefusedForDisk);
     }
 }

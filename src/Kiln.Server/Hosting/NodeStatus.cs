@@ -3,7 +3,11 @@ using Kiln.Core.Cas;
 
 namespace Kiln.Server.Hosting;
 
-/// <summary>The node's state as <c>/api/stats</c> returns it; <paramref name="Cache"/> is the store's size and counters.</summary>
+/// <summary>
+/// The node's state as <c>/api/stats</c> returns it; <paramref name="Cache"/> is the store's size and
+/// counters, <paramref name="Users"/> the jobs per user (fair sharing), <paramref name="Waiting"/> the
+/// jobs queued for a slot, and the BusyFor counters the BUSY answers given for the machine's sake.
+/// </summary>
 public sealed record NodeStatus(
     string Node,
     int Slots,
@@ -19,7 +23,12 @@ public sealed record NodeStatus(
     long DistccJobs,
     long BytesIn,
     long BytesOut,
-    StoreStatistics? Cache = null);
+    StoreStatistics? Cache = null,
+    IReadOnlyList<Scheduling.UserShare>? Users = null,
+    int Waiting = 0,
+    long BusyForLoad = 0,
+    long BusyForMemory = 0,
+    long BusyForDisk = 0);
 
 /// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

@@ -38,6 +38,7 @@ public sealed partial class KilnSession
 
     private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
     private string _client;
+    private string _user = "";
     private KilnJob? _job;
     private byte[]? _input;
     private long _received;
@@ -224,11 +225,13 @@ public sealed partial class KilnSession
         }
 
         _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
+        _user = UserIdentity(hello.Token);
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
             version, _cache is null ? KilnCapabilities.Compile : KilnCapabilities.Compile | KilnCapabilities.ResultCache, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
-            (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName));
+            (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName)
+        { Attributes = _options.WelcomeAttributes });
     }
 
     private Step HandleJob(ReadOnlyMemory<byte> payload)
@@ -387,6 +390,7 @@ public sealed partial class KilnSession
                 Language = job.Language,
                 Input = input,
                 Client = _client,
+                User = _user,
                 FrontEnd = "kiln",
                 ActionKey = job.ActionKey.IsNone ? "" : job.ActionKey.Hex,
                 SourceName = job.SourceName,
@@ -490,6 +494,13 @@ public sealed partial class KilnSession
     /// <summary>Records a job (run or refused) in the audit log with the compiler, the source and the client's name.</summary>
     private void AuditJob(KilnJob? job, string outcome, string detail) =>
         _access?.Record("job", outcome, _identity, job is null ? detail : $"{job.Compiler} {job.SourceName} ({job.InputSize} bytes) from client '{_client}': {detail}");
+
+    /// <summary>
+    /// The user a token stands for in fair sharing: a short digest of it, never the token itself (it is
+    /// a secret and this name appears in /api/stats). Empty without a token: the address counts then.
+    /// </summary>
+    internal static string UserIdentity(string token) =>
+        token.Length == 0 ? "" : "token:" + Digest.FromBytes(System.Text.Encoding.UTF8.GetBytes(token)).Hex[..12];
 
     private static KilnError ToError(CompileResult refused)
     {

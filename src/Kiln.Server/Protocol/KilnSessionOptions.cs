@@ -20,4 +20,7 @@ public sealed class KilnSessionOptions
     /// ERROR frame is read before the socket closes rather than lost to a reset.
     /// </summary>
     public TimeSpan Linger { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The node's attributes sent in WELCOME (see <c>KilnWelcome.Attributes</c>); set once the compilers are probed.</summary>
+    public IReadOnlyList<string> WelcomeAttributes { get; set; } = [];
 }

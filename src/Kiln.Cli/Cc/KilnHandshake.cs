@@ -1,0 +1,29 @@
+using System.Globalization;
+using Kiln.Core.Hosts;
+using Kiln.Core.Protocol;
+
+namespace Kiln.Cli.Cc;
+
+/// <summary><see cref="INodeHandshake"/> over the process's <see cref="KilnProtocolClient"/>: the handshake's connection then carries the job.</summary>
+internal sealed class KilnHandshake(KilnProtocolClient client) : INodeHandshake
+{
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<KeyValuePair<string, string>>?> HandshakeAsync(HostSpec host, CancellationToken cancellationToken) =>
+        Attributes(await client.HandshakeAsync(host, cancellationToken).ConfigureAwait(false));
+
+    /// <inheritdoc/>
+    public IReadOnlyList<KeyValuePair<string, string>>? LastWelcome(HostSpec host) => Attributes(client.LastWelcome(host));
+
+    private static List<KeyValuePair<string, string>>? Attributes(KilnWelcome? welcome)
+    {
+        if (welcome is null)
+        {
+            return null;
+        }
+
+        var attributes = NodeFacts.FromWords(welcome.Attributes);
+        attributes.Add(new("slots", welcome.Slots.ToString(CultureInfo.InvariantCulture)));
+        attributes.Add(new("free", welcome.FreeSlots.ToString(CultureInfo.InvariantCulture)));
+        return attributes;
+    }
+}

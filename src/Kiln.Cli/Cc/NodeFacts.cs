@@ -1,0 +1,115 @@
+using System.Globalization;
+using Kiln.Core.Compile;
+using Kiln.Core.Hosts;
+
+namespace Kiln.Cli.Cc;
+
+/// <summary>
+/// What this user's compiles know about one node, shared through a file under KILN_DIR/nodes: its
+/// attributes (compilers, targets, tags: from WELCOME, a TXT record or a seed) and its free slots as
+/// last seen. Every compile that connects afresh rewrites the file from the node's WELCOME, so the
+/// free-slot figure the next compile chooses by is at most a compile old.
+/// </summary>
+internal sealed class NodeFacts
+{
+    private NodeFacts(IReadOnlyDictionary<string, string> attributes, DateTime time)
+    {
+        Attributes = attributes;
+        Time = time;
+    }
+
+    /// <summary>The node's attributes (<c>compilers</c>, <c>targets</c>, <c>slots</c>, <c>free</c>, tags...).</summary>
+    public IReadOnlyDictionary<string, string> Attributes { get; }
+
+    /// <summary>When they were learned.</summary>
+    public DateTime Time { get; }
+
+    /// <summary>Free slots as last seen, or null.</summary>
+    public int? Free => Attributes.TryGetValue("free", out var f) && int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    /// <summary>The file of one host's facts.</summary>
+    public static string PathFor(string stateDirectory, HostSpec host) =>
+        Path.Combine(stateDirectory, "nodes", (host.Protocol == HostProtocol.Distcc ? "distcc_" : "kiln_") + host.Host.Replace('/', '_').Replace(':', '_')
+            + "_" + host.EffectivePort.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The facts of <paramref name="host"/> if learned less than <paramref name="maxAge"/> ago.</summary>
+    public static NodeFacts? Read(string stateDirectory, HostSpec host, TimeSpan maxAge)
+    {
+        var path = PathFor(stateDirectory, host);
+        try
+        {
+            var time = File.GetLastWriteTimeUtc(path);
+            if (DateTime.UtcNow - time > maxAge)
+            {
+                return null;
+            }
+
+            var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var line in File.ReadAllLines(path))
+            {
+                var eq = line.IndexOf('=');
+                if (eq > 0)
+                {
+                    attributes[line[..eq]] = line[(eq + 1)..];
+                }
+            }
+
+            return new NodeFacts(attributes, time);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes a host's facts (atomically: readers see the old file or the new one).</summary>
+    public static void Write(string stateDirectory, HostSpec host, IEnumerable<KeyValuePair<string, string>> attributes)
+    {
+        var path = PathFor(stateDirectory, host);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temporary = path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
+            File.WriteAllLines(temporary, attributes.Where(a => a.Key.Length > 0 && !a.Key.Contains('\n') && !a.Value.Contains('\n')).Select(a => a.Key + "=" + a.Value));
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Facts are an optimisation: the next compile learns them again.
+        }
+    }
+
+    /// <summary>Attributes from <c>key=value</c> words (a WELCOME's).</summary>
+    public static List<KeyValuePair<string, string>> FromWords(IEnumerable<string> words) =>
+        [.. words.Where(w => w.IndexOf('=') > 0).Select(w => new KeyValuePair<string, string>(w[..w.IndexOf('=')], w[(w.IndexOf('=') + 1)..]))];
+
+    /// <summary>
+    /// The compilers the node runs: its <c>compilers</c> attribute, or for a stock distccd announced by
+    /// DNS-SD its <c>cc_machine</c> and <c>cc_version</c> (distcc's gcc). Null when the facts do not say.
+    /// </summary>
+    public IReadOnlyList<CompilerPlatform>? Compilers()
+    {
+        if (Attributes.TryGetValue(CompilerPlatform.AttributeName, out var list))
+        {
+            return CompilerPlatform.ParseList(list);
+        }
+
+        return Attributes.TryGetValue("cc_machine", out var machine) && Attributes.TryGetValue("cc_version", out var version)
+            ? [CompilerPlatform.Of("gcc", machine, version)]
+            : null;
+    }
+
+    /// <summary>True when the node advertises every <c>KEY=VALUE</c> of <paramref name="tags"/> (a comma list attribute matches any of its items).</summary>
+    public bool HasTags(IReadOnlyDictionary<string, string> tags)
+    {
+        foreach (var (key, value) in tags)
+        {
+            if (!Attributes.TryGetValue(key, out var advertised) || !advertised.Split(',').Contains(value, StringComparer.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
