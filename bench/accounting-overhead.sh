@@ -107,5 +107,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "recorded all $expected compiles (warm-up included); the other recorded none. Recording is a few field"
     echo "copies and a channel write on the job's path, plus one getrusage call when the compiler exits;"
     echo "the SQLite write happens in batches on the writer's own task."
+    printf 'The difference is to be read against the spread of the same run (standard deviations %.1f and %.1f ms):\n' \
+        "$(ms "accounting on" stddev)" "$(ms "accounting off" stddev)"
+    echo "on a loaded machine a difference well inside it is not a measurable cost. The lead reruns this on a quiet machine."
 } | "$repo/bench/lib/section.sh" "$output" accounting-overhead
 say "wrote the accounting-overhead section of $output"
