@@ -23,6 +23,10 @@ internal static class ServeCommand
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --name NAME         node name in logs and discovery (default: the host name)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
+          --sandbox MODE      auto (bubblewrap when installed, the default), bwrap (required) or off
+          --job-cpu SECONDS   CPU time limit per compile process (default 300; 0 = none)
+          --job-memory SIZE   address-space limit per compile process (default 4G; 0 = none)
+          --job-output SIZE   largest file, object or output a compile may write (default 256M)
           --zeroconf          announce the node by DNS-SD over multicast DNS: _kiln._tcp, and
                               _distcc._tcp when --distcc is on (found by 'kiln hosts --browse',
                               avahi-browse, and distcc's +zeroconf)
@@ -107,6 +111,43 @@ internal static class ServeCommand
                     case "--stdio":
                         options.Stdio = true;
                         break;
+                    case "--sandbox":
+                        var mode = Value();
+                        options.Jobs.Sandbox = mode switch
+                        {
+                            "auto" => Kiln.Server.Compile.JobSandboxMode.Auto,
+                            "bwrap" or "bubblewrap" => Kiln.Server.Compile.JobSandboxMode.Bubblewrap,
+                            "off" or "none" => Kiln.Server.Compile.JobSandboxMode.Off,
+                            _ => throw new UsageException($"--sandbox {mode}: expected auto, bwrap or off"),
+                        };
+                        break;
+                    case "--job-cpu":
+                        var cpu = Value();
+                        if (!int.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out var cpuSeconds))
+                        {
+                            throw new UsageException($"--job-cpu {cpu}: expected a number of seconds (0 = no limit)");
+                        }
+
+                        options.Jobs.CpuSeconds = cpuSeconds;
+                        break;
+                    case "--job-memory" or "--job-output":
+                        var limit = Value();
+                        long limitBytes = 0;
+                        if (!(limit == "0" && a == "--job-memory" || ByteSize.TryParse(limit, out limitBytes) && limitBytes >= 1 << 20))
+                        {
+                            throw new UsageException($"{a} {limit}: expected a size of at least 1M, such as 512M or 4G{(a == "--job-memory" ? ", or 0 for no limit" : "")}");
+                        }
+
+                        if (a == "--job-memory")
+                        {
+                            options.Jobs.MemoryBytes = limitBytes;
+                        }
+                        else
+                        {
+                            options.Jobs.OutputBytes = limitBytes;
+                        }
+
+                        break;
                     case "--zeroconf":
                         options.Zeroconf = true;
                         break;
@@ -131,6 +172,20 @@ internal static class ServeCommand
             }
         }
 
+        if (options.Stdio)
+        {
+            try
+            {
+                // ssh mode: standard output carries the protocol, so nothing else may write to it.
+                return await Kiln.Server.Protocol.KilnStdioServer.RunAsync(options, Console.OpenStandardInput(), Console.OpenStandardOutput(), CancellationToken.None);
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"kiln serve: {e.Message}");
+                return 1;
+            }
+        }
+
         using var stop = new CancellationTokenSource();
         KilnNode node;
         try
@@ -142,11 +197,17 @@ internal static class ServeCommand
             Console.Error.WriteLine($"kiln serve: could not listen: {e.Message}");
             return 1;
         }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("--sandbox", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"kiln serve: {e.Message}");
+            return 1;
+        }
 
         await using (node)
         {
             Console.Error.WriteLine($"kiln serve: node '{options.NodeName}' with {options.Slots} slots, data in {options.DataDirectory}");
             Console.Error.WriteLine($"  kiln protocol  {node.KilnEndPoint}");
+            Console.Error.WriteLine($"  jobs           {node.Executor.Sandbox.Describe()}");
             if (node.HttpEndPoint is not null)
             {
                 Console.Error.WriteLine($"  http           http://{node.HttpEndPoint}/");

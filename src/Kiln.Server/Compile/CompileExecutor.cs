@@ -13,6 +13,7 @@ public sealed partial class CompileExecutor
     private readonly CompileExecutorOptions _options;
     private readonly SemaphoreSlim _slots;
     private readonly CompilerAllowList _allowList;
+    private readonly JobSandbox _sandbox;
     private long _jobSequence;
     private int _queued;
 
@@ -23,6 +24,7 @@ public sealed partial class CompileExecutor
         Counters = counters;
         _slots = new SemaphoreSlim(options.Slots, options.Slots);
         _allowList = new CompilerAllowList(options.CompilerDirectories);
+        _sandbox = new JobSandbox(options.Limits);
         Directory.CreateDirectory(options.JobRoot);
     }
 
@@ -31,6 +33,9 @@ public sealed partial class CompileExecutor
 
     /// <summary>The allow-list the executor checks.</summary>
     public CompilerAllowList AllowList => _allowList;
+
+    /// <summary>How jobs are confined: bubblewrap or not, and the limits.</summary>
+    public JobSandbox Sandbox => _sandbox;
 
     /// <summary>Number of compile slots.</summary>
     public int Slots => _options.Slots;
@@ -92,7 +97,7 @@ public sealed partial class CompileExecutor
             arguments.Add("-o");
             arguments.Add("output.o");
 
-            var run = await RunAsync(compilerPath, arguments, jobDir, job.Locale, cancellationToken).ConfigureAwait(false);
+            var run = await RunAsync(compilerPath, arguments, jobDir, jobDir, job.Locale, cancellationToken).ConfigureAwait(false);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();
@@ -176,9 +181,10 @@ public sealed partial class CompileExecutor
     private readonly record struct ProcessRun(int ExitCode, byte[] Stdout, byte[] Stderr, CompileResult? Refusal);
 
     private async Task<ProcessRun> RunAsync(
-        string compiler, List<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string> locale, CancellationToken cancellationToken)
+        string compiler, List<string> arguments, string workingDirectory, string jobDirectory, IReadOnlyDictionary<string, string> locale, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(compiler)
+        var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory);
+        var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -186,7 +192,7 @@ public sealed partial class CompileExecutor
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var a in arguments)
+        foreach (var a in commandLine)
         {
             info.ArgumentList.Add(a);
         }
@@ -227,6 +233,14 @@ public sealed partial class CompileExecutor
             if (stdout is null || stderr is null)
             {
                 return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.TooLarge, $"compiler output exceeds the node's limit of {_options.MaxOutputBytes} bytes"));
+            }
+
+            // A job that met a limit is refused (TooLarge), so the client compiles it elsewhere.
+            var limit = _sandbox.LimitMessage(process.ExitCode, stderr);
+            if (limit is not null)
+            {
+                return new ProcessRun(process.ExitCode, stdout, stderr, CompileResult.Refused(
+                    limit.StartsWith("the sandbox", StringComparison.Ordinal) ? RefusalKind.NodeFailure : RefusalKind.TooLarge, limit));
             }
 
             return new ProcessRun(process.ExitCode, stdout, stderr, null);

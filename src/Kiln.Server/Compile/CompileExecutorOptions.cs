@@ -18,6 +18,9 @@ public sealed class CompileExecutorOptions
     /// <summary>Most jobs that may wait for a slot; beyond it the node answers BUSY.</summary>
     public int MaxQueued { get; set; } = 64;
 
+    /// <summary>The sandbox and the per-job limits (CPU time, memory, output size).</summary>
+    public JobLimits Limits { get; set; } = new();
+
     /// <summary>Directories searched for allowed compilers.</summary>
     public IReadOnlyList<string> CompilerDirectories { get; set; } = ["/usr/local/bin", "/usr/bin"];
 }

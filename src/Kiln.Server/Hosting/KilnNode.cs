@@ -49,9 +49,7 @@ public sealed class KilnNode : IAsyncDisposable
     {
         Directory.CreateDirectory(options.DataDirectory);
         var counters = new NodeCounters();
-        var executor = new CompileExecutor(
-            new CompileExecutorOptions { Slots = options.Slots, JobRoot = Path.Combine(options.DataDirectory, "jobs") },
-            counters);
+        var executor = NodeExecutor.Create(options, counters);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

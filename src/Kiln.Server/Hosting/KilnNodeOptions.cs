@@ -44,6 +44,9 @@ public sealed class KilnNodeOptions
     /// </summary>
     public List<IPAddress> Advertise { get; } = [];
 
+    /// <summary>The job sandbox and per-job limits (<c>--sandbox</c>, <c>--job-cpu</c>, <c>--job-memory</c>, <c>--job-output</c>).</summary>
+    public Compile.JobLimits Jobs { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 
