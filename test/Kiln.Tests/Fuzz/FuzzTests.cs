@@ -13,7 +13,7 @@ namespace Kiln.Tests.Fuzz;
 public sealed class FuzzTests
 {
     /// <summary>Mutated inputs per target in the test suite.</summary>
-    private const int DefaultInputs = 300;
+    private const int DefaultInputs = 1000;
 
     /// <summary>Longest any one input may take before it counts as a hang.</summary>
     private static readonly TimeSpan s_inputDeadline = TimeSpan.FromSeconds(10);
