@@ -6,7 +6,6 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.Bytestream;
 using Google.Protobuf;
 using Kiln.Core.Distcc;
-using Digest = Kiln.Core.Hashing.Digest;
 using Kiln.Core.Protocol;
 using Kiln.Core.Trust;
 using Kiln.Server.Cache;
@@ -19,6 +18,7 @@ using Kiln.Tests.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
+using Digest = Kiln.Core.Hashing.Digest;
 
 namespace Kiln.Tests.Fuzz;
 
