@@ -29,10 +29,11 @@ cd "$job"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$job/h.json" \
     -n plain "$compile" -n limits "$limits $compile" -n bwrap "$bwrap $limits $compile" >&2
 
-read -r plain limit sandbox < <(python3 -c '
+read -r plain limit sandbox plainsd limitsd sandboxsd < <(python3 -c '
 import json, sys
-r = {x["command"]: x["mean"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
-print("%.1f %.1f %.1f" % (r["plain"], r["limits"], r["bwrap"]))' "$job/h.json")
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+print(" ".join("%.1f" % (r[n]["mean"] * 1000) for n in ("plain", "limits", "bwrap")),
+      " ".join("%.1f" % (r[n]["stddev"] * 1000) for n in ("plain", "limits", "bwrap")))' "$job/h.json")
 section=$(cat <<MD
 ## Job sandbox cost per compile
 
@@ -41,11 +42,14 @@ $runs runs each with hyperfine in one run ($(date -u +%Y-%m-%d), $(nproc) cores,
 the machine is shared by several builds, so absolute times are high; the differences are what count).
 Reproduce: \`bench/sandbox-cost.sh\`.
 
-| command | mean (ms) | cost over plain |
+| command | mean ± σ (ms) | cost over plain |
 | --- | --- | --- |
-| gcc alone (\`--sandbox off\`, no limits) | $plain | |
-| prlimit + gcc (limits, no sandbox) | $limit | $(python3 -c "print('%+.1f ms' % ($limit - $plain))") |
-| bwrap + prlimit + gcc (the default) | $sandbox | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
+| gcc alone (\`--sandbox off\`, no limits) | $plain ± $plainsd | |
+| prlimit + gcc (limits, no sandbox) | $limit ± $limitsd | $(python3 -c "print('%+.1f ms' % ($limit - $plain))") |
+| bwrap + prlimit + gcc (the default) | $sandbox ± $sandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
+
+A difference smaller than σ is noise here: rerun on a quiet machine (on one at load ~1, bwrap
+alone measured about 19 ms per call: research/feasibility-avahi-prometheus-browser.md).
 MD
 )
 printf '%s\n' "$section" | "$repo/bench/lib/section.sh" "$repo/docs/benchmarks.md" sandbox
