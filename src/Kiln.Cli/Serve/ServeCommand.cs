@@ -29,6 +29,10 @@ internal static class ServeCommand
           --job-retention-rows N  keep at most N job records (default 1000000)
           --accounting on|off record every job (default on)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
+          --sandbox MODE      auto (bubblewrap when installed, the default), bwrap (required) or off
+          --job-cpu SECONDS   CPU time limit per compile process (default 300; 0 = none)
+          --job-memory SIZE   address-space limit per compile process (default 4G; 0 = none)
+          --job-output SIZE   largest file, object or output a compile may write (default 256M)
           --zeroconf          announce the node by DNS-SD over multicast DNS: _kiln._tcp, and
                               _distcc._tcp when --distcc is on (found by 'kiln hosts --browse',
                               avahi-browse, and distcc's +zeroconf)
@@ -158,6 +162,43 @@ internal static class ServeCommand
                     case "--stdio":
                         options.Stdio = true;
                         break;
+                    case "--sandbox":
+                        var mode = Value();
+                        options.Jobs.Sandbox = mode switch
+                        {
+                            "auto" => Kiln.Server.Compile.JobSandboxMode.Auto,
+                            "bwrap" or "bubblewrap" => Kiln.Server.Compile.JobSandboxMode.Bubblewrap,
+                            "off" or "none" => Kiln.Server.Compile.JobSandboxMode.Off,
+                            _ => throw new UsageException($"--sandbox {mode}: expected auto, bwrap or off"),
+                        };
+                        break;
+                    case "--job-cpu":
+                        var cpu = Value();
+                        if (!int.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out var cpuSeconds))
+                        {
+                            throw new UsageException($"--job-cpu {cpu}: expected a number of seconds (0 = no limit)");
+                        }
+
+                        options.Jobs.CpuSeconds = cpuSeconds;
+                        break;
+                    case "--job-memory" or "--job-output":
+                        var limit = Value();
+                        long limitBytes = 0;
+                        if (!(limit == "0" && a == "--job-memory" || ByteSize.TryParse(limit, out limitBytes) && limitBytes >= 1 << 20))
+                        {
+                            throw new UsageException($"{a} {limit}: expected a size of at least 1M, such as 512M or 4G{(a == "--job-memory" ? ", or 0 for no limit" : "")}");
+                        }
+
+                        if (a == "--job-memory")
+                        {
+                            options.Jobs.MemoryBytes = limitBytes;
+                        }
+                        else
+                        {
+                            options.Jobs.OutputBytes = limitBytes;
+                        }
+
+                        break;
                     case "--zeroconf":
                         options.Zeroconf = true;
                         break;
@@ -190,6 +231,20 @@ internal static class ServeCommand
             }
         }
 
+        if (options.Stdio)
+        {
+            try
+            {
+                // ssh mode: standard output carries the protocol, so nothing else may write to it.
+                return await Kiln.Server.Protocol.KilnStdioServer.RunAsync(options, Console.OpenStandardInput(), Console.OpenStandardOutput(), CancellationToken.None);
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"kiln serve: {e.Message}");
+                return 1;
+            }
+        }
+
         using var stop = new CancellationTokenSource();
         KilnNode node;
         try
@@ -199,6 +254,11 @@ internal static class ServeCommand
         catch (IOException e)
         {
             Console.Error.WriteLine($"kiln serve: could not listen: {e.Message}");
+            return 1;
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("--sandbox", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"kiln serve: {e.Message}");
             return 1;
         }
 
@@ -213,6 +273,7 @@ internal static class ServeCommand
                 ? "  access         no tokens yet: loopback clients are trusted, other addresses refused ('kiln token create' ends this)"
                 : $"  access         {tokens.List().Count} token(s) and certificate(s); every client presents one");
             Console.Error.WriteLine($"  audit log      {Kiln.Server.Security.AuditLog.FilePath(options.DataDirectory)}");
+            Console.Error.WriteLine($"  jobs           {node.Executor.Sandbox.Describe()}");
             if (node.HttpEndPoint is not null)
             {
                 Console.Error.WriteLine($"  http           http://{node.HttpEndPoint}/");

@@ -42,7 +42,8 @@ public ref struct CanonicalReader(ReadOnlySpan<byte> data)
     public string? String()
     {
         var length = Int();
-        if (length < 0 || !Take(length, out var s))
+        // Invalid UTF-8 is refused, not replaced: a lossy decode would give two wire forms one meaning.
+        if (length < 0 || !Take(length, out var s) || !System.Text.Unicode.Utf8.IsValid(s))
         {
             Ok = false;
             return null;

@@ -461,7 +461,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         }
     }
 
-    private static KilnClientReply ParseError(ReadOnlyMemory<byte> payload) =>
+    internal static KilnClientReply ParseError(ReadOnlyMemory<byte> payload) =>
         KilnError.TryParse(payload, out var error, out var malformed)
             ? new KilnClientReply(null, null, error, null, false)
             : KilnClientReply.Failed($"protocol error: {malformed.Message}");
@@ -485,14 +485,14 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
     }
 
     /// <summary>The largest payload a client accepts per frame type; RESULT carries object files, the rest are small.</summary>
-    private static int MaxServerPayload(KilnFrameType type) => type switch
+    internal static int MaxServerPayload(KilnFrameType type) => type switch
     {
         KilnFrameType.Result => KilnProtocol.MaxFrameLength,
         KilnFrameType.Welcome or KilnFrameType.Busy or KilnFrameType.Error => 1 << 16,
         _ => -1,
     };
 
-    private static RemoteCompileReply ToReply(string node, KilnClientReply reply)
+    internal static RemoteCompileReply ToReply(string node, KilnClientReply reply)
     {
         if (reply.Result is { } result)
         {

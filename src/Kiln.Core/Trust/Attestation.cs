@@ -52,6 +52,9 @@ public sealed record Attestation(ActionKey Action, Digest Result, string KeyId, 
         return result;
     }
 
+    /// <summary>The latest time an attestation may carry: the last millisecond DateTimeOffset holds (year 9999).</summary>
+    private static readonly long s_maxTime = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
+
     /// <summary>Decodes the wire form; null when the bytes are truncated, padded or not an attestation.</summary>
     public static Attestation? Decode(ReadOnlySpan<byte> data)
     {
@@ -86,7 +89,7 @@ public sealed record Attestation(ActionKey Action, Digest Result, string KeyId, 
         var keyId = r.String();
         var time = r.Long();
         var how = r.Int();
-        if (!r.Ok || !r.AtEnd || keyId is null || how is not (1 or 2) || time < 0)
+        if (!r.Ok || !r.AtEnd || keyId is null || how is not (1 or 2) || time < 0 || time > s_maxTime)
         {
             return null;
         }

@@ -95,7 +95,7 @@ public sealed partial class CompileExecutor
             var outputPath = Path.Combine(outDir, "output.o");
             var depsPath = Path.Combine(outDir, "output.d");
             var (arguments, dependencyTarget) = PumpArguments(command, root, outputPath, depsPath);
-            var run = await RunAsync(compilerPath, arguments, root.Map(job.ClientDirectory), job.Locale, live, cancellationToken).ConfigureAwait(false);
+            var run = await RunAsync(compilerPath, arguments, root.Map(job.ClientDirectory), jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();

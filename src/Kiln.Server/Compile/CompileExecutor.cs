@@ -20,6 +20,7 @@ public sealed partial class CompileExecutor
     private readonly FairSlotQueue _slots;
     private readonly NodeAdmission _admission;
     private readonly CompilerAllowList _allowList;
+    private readonly JobSandbox _sandbox;
     private long _jobSequence;
 
     /// <summary>Creates an executor; <paramref name="readings"/> reads the machine for admission (default: /proc).</summary>
@@ -29,6 +30,7 @@ public sealed partial class CompileExecutor
         Counters = counters;
         _slots = new FairSlotQueue(options.Slots);
         _allowList = new CompilerAllowList(options.CompilerDirectories);
+        _sandbox = new JobSandbox(options.Limits);
         Directory.CreateDirectory(options.JobRoot);
         _admission = new NodeAdmission(options.Admission, readings ?? new ProcHostReadings(), options.JobRoot);
     }
@@ -38,6 +40,9 @@ public sealed partial class CompileExecutor
 
     /// <summary>Jobs per user since the node started (see <see cref="FairSlotQueue.Shares"/>).</summary>
     public IReadOnlyList<UserShare> Shares() => _slots.Shares();
+
+    /// <summary>Directories searched for allowed compilers.</summary>
+    public IReadOnlyList<string> CompilerDirectories => _options.CompilerDirectories;
 
     /// <summary>Jobs waiting for a slot now.</summary>
     public int Waiting => _slots.Waiting;
@@ -50,6 +55,9 @@ public sealed partial class CompileExecutor
 
     /// <summary>The allow-list the executor checks.</summary>
     public CompilerAllowList AllowList => _allowList;
+
+    /// <summary>How jobs are confined: bubblewrap or not, and the limits.</summary>
+    public JobSandbox Sandbox => _sandbox;
 
     /// <summary>Number of compile slots.</summary>
     public int Slots => _options.Slots;
@@ -126,7 +134,7 @@ public sealed partial class CompileExecutor
             arguments.Add("-o");
             arguments.Add("output.o");
 
-            var run = await RunAsync(compilerPath, arguments, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
+            var run = await RunAsync(compilerPath, arguments, jobDir, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();
@@ -226,12 +234,14 @@ public sealed partial class CompileExecutor
     private readonly record struct ProcessRun(int ExitCode, byte[] Stdout, byte[] Stderr, CompileResult? Refusal);
 
     private async Task<ProcessRun> RunAsync(
-        string compiler, List<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
+        string compiler, List<string> arguments, string workingDirectory, string jobDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
         CancellationToken cancellationToken)
     {
+        var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory);
+
         // A workstation lends its cores at a lower priority than its owner's own work.
         var niced = _options.Nice > 0 && File.Exists(NiceProgram);
-        var info = new ProcessStartInfo(niced ? NiceProgram : compiler)
+        var info = new ProcessStartInfo(niced ? NiceProgram : program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -243,10 +253,10 @@ public sealed partial class CompileExecutor
         {
             info.ArgumentList.Add("-n");
             info.ArgumentList.Add(_options.Nice.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            info.ArgumentList.Add(compiler);
+            info.ArgumentList.Add(program);
         }
 
-        foreach (var a in arguments)
+        foreach (var a in commandLine)
         {
             info.ArgumentList.Add(a);
         }
@@ -289,6 +299,14 @@ public sealed partial class CompileExecutor
             if (stdout is null || stderr is null)
             {
                 return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.TooLarge, $"compiler output exceeds the node's limit of {_options.MaxOutputBytes} bytes"));
+            }
+
+            // A job that met a limit is refused (TooLarge), so the client compiles it elsewhere.
+            var limit = _sandbox.LimitMessage(process.ExitCode, stderr);
+            if (limit is not null)
+            {
+                return new ProcessRun(process.ExitCode, stdout, stderr, CompileResult.Refused(
+                    limit.StartsWith("the sandbox", StringComparison.Ordinal) ? RefusalKind.NodeFailure : RefusalKind.TooLarge, limit));
             }
 
             return new ProcessRun(process.ExitCode, stdout, stderr, null);

@@ -24,6 +24,9 @@ public sealed class CompileExecutorOptions
     /// <summary>Niceness compilers run at (0: normal; a workstation lending its cores sets 10 or more).</summary>
     public int Nice { get; set; }
 
+    /// <summary>The sandbox and the per-job limits (CPU time, memory, output size).</summary>
+    public JobLimits Limits { get; set; } = new();
+
     /// <summary>Directories searched for allowed compilers.</summary>
     public IReadOnlyList<string> CompilerDirectories { get; set; } = ["/usr/local/bin", "/usr/bin"];
 }

@@ -58,22 +58,10 @@ public sealed class KilnNode : IAsyncDisposable
     {
         Directory.CreateDirectory(options.DataDirectory);
         var counters = new NodeCounters();
-        var executorOptions = new CompileExecutorOptions
-        {
-            Slots = options.Slots,
-            JobRoot = Path.Combine(options.DataDirectory, "jobs"),
-            Admission = options.Admission,
-            Nice = options.Nice,
-        };
-        if (options.CompilerDirectories.Count > 0)
-        {
-            executorOptions.CompilerDirectories = [.. options.CompilerDirectories];
-        }
-
-        var executor = new CompileExecutor(executorOptions, counters);
+        var executor = NodeExecutor.Create(options, counters);
 
         // Clients match jobs to compilers from WELCOME and TXT, so the facts are known before any listener serves.
-        var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executorOptions.CompilerDirectories, cancellationToken).ConfigureAwait(false);
+        var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executor.CompilerDirectories, cancellationToken).ConfigureAwait(false);
         options.KilnProtocol.WelcomeAttributes = Discovery.NodeAdvertisement.WelcomeAttributes(options.NodeName, compilers, options.Tags);
 
         var builder = WebApplication.CreateSlimBuilder();

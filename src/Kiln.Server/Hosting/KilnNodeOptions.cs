@@ -68,6 +68,9 @@ public sealed class KilnNodeOptions
     /// <summary>Operator tags (<c>--tag KEY=VALUE</c>), advertised in TXT and WELCOME for <c>,KEY=VALUE</c> filters in host lists.</summary>
     public Dictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The job sandbox and per-job limits (<c>--sandbox</c>, <c>--job-cpu</c>, <c>--job-memory</c>, <c>--job-output</c>).</summary>
+    public Compile.JobLimits Jobs { get; } = new();
+
     /// <summary>Serve one Kiln protocol session on standard input and output (ssh mode), then exit.</summary>
     public bool Stdio { get; set; }
 

@@ -138,7 +138,7 @@ public class DistccHostileInputTests
         Assert.Equal(2, node.Node.Counters.Refused);
     }
 
-    private static byte[] PumpRequest(params (string Name, string? Content, string? Link)[] files)
+    internal static byte[] PumpRequest(params (string Name, string? Content, string? Link)[] files)
     {
         using var buffer = new MemoryStream();
         var writer = new DistccWriter(buffer);

@@ -1,0 +1,26 @@
+using Kiln.Server.Compile;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>The compile executor a node's options describe; one place for the listeners and <c>kiln serve --stdio</c>.</summary>
+internal static class NodeExecutor
+{
+    public static CompileExecutor Create(KilnNodeOptions options, NodeCounters counters)
+    {
+        var executorOptions = new CompileExecutorOptions
+        {
+            Slots = options.Slots,
+            JobRoot = Path.Combine(options.DataDirectory, "jobs"),
+            Admission = options.Admission,
+            Nice = options.Nice,
+            Limits = options.Jobs,
+            MaxOutputBytes = options.Jobs.OutputBytes,
+        };
+        if (options.CompilerDirectories.Count > 0)
+        {
+            executorOptions.CompilerDirectories = [.. options.CompilerDirectories];
+        }
+
+        return new CompileExecutor(executorOptions, counters);
+    }
+}

@@ -1,0 +1,34 @@
+using System.IO.Pipelines;
+using Kiln.Server.Compile;
+using Kiln.Server.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kiln.Server.Protocol;
+
+/// <summary>
+/// <c>kiln serve --stdio</c>: one Kiln protocol session on standard input and output, then exit. This
+/// is the far end of ssh mode (<c>@host</c> in <c>KILN_HOSTS</c>): the client runs
+/// <c>ssh host kiln serve --stdio</c> and speaks the protocol in the clear over the ssh channel, which
+/// authenticates both ends and encrypts. No listener, no web host: the session needs the compile
+/// executor (with the node's sandbox and limits) and nothing else, so a session starts in the time
+/// the process takes to start.
+/// </summary>
+public static class KilnStdioServer
+{
+    /// <summary>Serves one session on <paramref name="input"/> and <paramref name="output"/> until the client closes its end.</summary>
+    public static async Task<int> RunAsync(KilnNodeOptions options, Stream input, Stream output, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var executor = NodeExecutor.Create(options, new NodeCounters());
+
+        // sshd names the client in SSH_CLIENT ("address port local-port"); logs and the audit use it.
+        var sshClient = Environment.GetEnvironmentVariable("SSH_CLIENT");
+        var peer = string.IsNullOrEmpty(sshClient) ? "stdio" : "ssh:" + sshClient.Split(' ')[0];
+        var transport = new StdioPipe(PipeReader.Create(input), PipeWriter.Create(output));
+        var session = new KilnSession(executor, options.KilnProtocol, options.NodeName, NullLogger.Instance, transport, peer);
+        await session.RunAsync(cancellationToken).ConfigureAwait(false);
+        await transport.Output.CompleteAsync().ConfigureAwait(false);
+        await transport.Input.CompleteAsync().ConfigureAwait(false);
+        return 0;
+    }
+}
