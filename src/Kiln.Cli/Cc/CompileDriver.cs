@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
 
@@ -57,6 +58,7 @@ internal sealed class CompileDriver
                 break;
             }
 
+            PhaseTrace.Mark("cc", "slot");
             var host = lease.Host;
             if (host.Kind != HostKind.Local && _backoff.IsBackedOff(host))
             {
@@ -75,6 +77,7 @@ internal sealed class CompileDriver
             preprocessed ??= await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
                 .ConfigureAwait(false);
             var cpp = preprocessed.Value;
+            PhaseTrace.Mark("cc", "preprocessed");
             if (cpp.ExitCode != 0)
             {
                 // The full compile would stop at the same point with the same words.
@@ -84,6 +87,7 @@ internal sealed class CompileDriver
             }
 
             var reply = await SendAsync(host, Request(command, cpp.Stdout), cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "reply");
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
@@ -176,6 +180,7 @@ internal sealed class CompileDriver
             }
         }
 
+        PhaseTrace.Mark("cc", "written");
         Verbose($"kiln: {command.Source} compiled on {host.Display} (slot {slot}){(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, cpp.Stderr);

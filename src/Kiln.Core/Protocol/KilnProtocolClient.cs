@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
@@ -46,6 +47,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
             WorkingDirectory = request.WorkingDirectory,
             Locale = request.Locale,
         };
+        PhaseTrace.Mark("cc", "hashed");
         var invalid = job.Validate();
         if (invalid is not null)
         {
@@ -100,6 +102,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         }
 
         Interlocked.Increment(ref _connectionsOpened);
+        PhaseTrace.Mark("cc", "connected");
         return new KilnClientConnection(socket);
     }
 
@@ -119,6 +122,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         try
         {
             sent = await SendJobAsync(connection, hello, job, input, replyTask).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "sent");
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 
 namespace Kiln.Server.Compile;
 
@@ -69,6 +70,7 @@ public sealed partial class CompileExecutor
             return pre.Value;
         }
 
+        var traceStart = PhaseTrace.Now();
         var compilerPath = _allowList.Resolve(job.Compiler, out _)!;
         if (await AdmitAsync(cancellationToken).ConfigureAwait(false) is { } busy)
         {
@@ -77,6 +79,8 @@ public sealed partial class CompileExecutor
 
         var finished = false;
         var jobDir = NewJobDirectory();
+        var traceJob = _jobSequence;
+        PhaseTrace.Mark("executor", traceJob, "admitted", traceStart);
         try
         {
             Directory.CreateDirectory(jobDir);
@@ -84,6 +88,7 @@ public sealed partial class CompileExecutor
             var inputPath = Path.Combine(jobDir, inputName);
             await File.WriteAllBytesAsync(inputPath, job.Input, cancellationToken).ConfigureAwait(false);
             var outputPath = Path.Combine(jobDir, "output.o");
+            PhaseTrace.Mark("executor", traceJob, "input-written", traceStart);
 
             var arguments = new List<string>(job.Arguments.Count + 4);
             arguments.AddRange(job.Arguments);
@@ -93,6 +98,7 @@ public sealed partial class CompileExecutor
             arguments.Add("output.o");
 
             var run = await RunAsync(compilerPath, arguments, jobDir, job.Locale, cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("executor", traceJob, "compiler-exited", traceStart);
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();
@@ -114,6 +120,7 @@ public sealed partial class CompileExecutor
                 obj = await File.ReadAllBytesAsync(outputPath, cancellationToken).ConfigureAwait(false);
             }
 
+            PhaseTrace.Mark("executor", traceJob, "object-read", traceStart);
             var outcome = new CompileOutcome { ExitCode = run.ExitCode, Stdout = run.Stdout, Stderr = run.Stderr, Object = obj };
             Counters.Finished(run.ExitCode, job.Input.Length, obj.Length + run.Stdout.Length + run.Stderr.Length);
             finished = true;
@@ -131,6 +138,7 @@ public sealed partial class CompileExecutor
             }
 
             Release(jobDir);
+            PhaseTrace.Mark("executor", traceJob, "cleaned-up", traceStart);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Protocol;
 using Kiln.Server.Compile;
@@ -31,6 +32,9 @@ public sealed partial class KilnSession
     private KilnJob? _job;
     private byte[]? _input;
     private long _received;
+    private readonly long _accepted = PhaseTrace.Now();
+    private long _jobStarted;
+    private long _jobCount;
 
     /// <summary>Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in logs.</summary>
     public KilnSession(CompileExecutor executor, KilnSessionOptions options, string nodeName, ILogger logger, IDuplexPipe transport, string peer)
@@ -202,6 +206,8 @@ public sealed partial class KilnSession
         }
 
         _executor.Counters.CountJob("kiln");
+        _jobStarted = PhaseTrace.Now();
+        PhaseTrace.Mark("node", ++_jobCount, "job-frame (since accept)", _accepted);
         _job = job;
         _received = 0;
 
@@ -331,7 +337,9 @@ public sealed partial class KilnSession
                 SourceName = job.SourceName,
                 Locale = job.Locale,
             };
+            PhaseTrace.Mark("node", _jobCount, "input-complete", _jobStarted);
             var result = await _executor.ExecuteAsync(compileJob, cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("node", _jobCount, "executed", _jobStarted);
             if (result.Outcome is { } outcome)
             {
                 var extras = outcome.DependencyFile is { } dependency
@@ -348,6 +356,7 @@ public sealed partial class KilnSession
 
                 LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, input.Length);
                 await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
+                PhaseTrace.Mark("node", _jobCount, "replied", _jobStarted);
                 return;
             }
 
