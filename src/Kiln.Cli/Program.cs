@@ -5,6 +5,7 @@ using Kiln.Cli.Hosts;
 using Kiln.Cli.Serve;
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
+Kiln.Core.Diagnostics.PhaseTrace.Mark("cc", "main");
 var invokedAs = Masquerade.InvokedName();
 if (Masquerade.IsCompilerName(invokedAs))
 {

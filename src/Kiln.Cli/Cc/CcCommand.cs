@@ -1,4 +1,5 @@
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 
 namespace Kiln.Cli.Cc;
 
@@ -34,6 +35,7 @@ internal static class CcCommand
         }
 
         var settings = CcSettings.FromEnvironment(Environment.GetEnvironmentVariable, Environment.CurrentDirectory);
+        PhaseTrace.Mark("cc", "settings");
         var driver = new CompileDriver(settings, RemoteClients.For, CompilerConsole.Process(), RemoteClients.Handshake);
         return await driver.RunAsync(compiler, real, args, CancellationToken.None).ConfigureAwait(false);
     }

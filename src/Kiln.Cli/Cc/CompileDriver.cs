@@ -2,6 +2,7 @@ using System.Globalization;
 using Kiln.Cli.Explain;
 using Kiln.Core.Actions;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
@@ -89,6 +90,7 @@ internal sealed partial class CompileDriver
                 break;
             }
 
+            PhaseTrace.Mark("cc", "slot");
             var host = lease.Host;
             if (host.Kind != HostKind.Local && _backoff.IsBackedOff(host))
             {
@@ -113,6 +115,7 @@ internal sealed partial class CompileDriver
             }
 
             var cpp = preprocessed.Value;
+            PhaseTrace.Mark("cc", "preprocessed");
             if (cpp.ExitCode != 0)
             {
                 // The full compile would stop at the same point with the same words.
@@ -125,6 +128,7 @@ internal sealed partial class CompileDriver
             key ??= KeyOf(command, Identity(compilerPath), cpp.Stdout);
             var request = Request(command, cpp.Stdout, key.Value);
             var (reply, raced) = await SendOrRaceAsync(host, request, compilerPath, slots, LocalLimit(list), cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "reply");
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
@@ -351,6 +355,7 @@ internal sealed partial class CompileDriver
             }
         }
 
+        PhaseTrace.Mark("cc", "written");
         if (outcome.ExitCode == 0)
         {
             // A node's answer (compiled or from its cache) fills the local cache.

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using Kiln.Core.Processes;
 
 namespace Kiln.Cli.Cc;
 
@@ -38,10 +39,19 @@ internal static class LocalCompiler
         return process.ExitCode;
     }
 
-    /// <summary>Runs the compiler and captures both of its output streams.</summary>
+    /// <summary>
+    /// Runs the compiler and captures both of its output streams. On Linux it runs on this thread
+    /// through <see cref="PosixSpawn"/> (no thread-pool or signal threads in a process that lives for
+    /// one compile); where that cannot start it, through <see cref="Process"/>, which also reports why.
+    /// </summary>
     public static async Task<CompilerRun> CaptureAsync(string compilerPath, IReadOnlyList<string> arguments, string workingDirectory,
         CompilerConsole console, CancellationToken cancellationToken)
     {
+        if (PosixSpawn.IsSupported && PosixSpawn.Capture(compilerPath, arguments, workingDirectory) is { } captured)
+        {
+            return new CompilerRun(captured.ExitCode, captured.Stdout, captured.Stderr);
+        }
+
         using var process = Start(compilerPath, arguments, workingDirectory, redirectStdout: true, redirectStderr: true, console);
         if (process is null)
         {

@@ -44,11 +44,27 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>
         return new Digest(hash, size);
     }
 
+    /// <summary>
+    /// Inputs up to this size are hashed in managed code, larger ones by OpenSSL. Loading OpenSSL costs
+    /// a <c>kiln cc</c> process about 2-3 ms of CPU; the managed hash takes about that long for a few
+    /// hundred KiB (measured here, docs/benchmarks.md, overhead-analysis), which covers a preprocessed
+    /// C file.
+    /// </summary>
+    internal const int ManagedHashLimit = 256 * 1024;
+
     /// <summary>Hashes bytes held in memory.</summary>
     public static Digest FromBytes(ReadOnlySpan<byte> data)
     {
         Span<byte> hash = stackalloc byte[HashLength];
-        SHA256.HashData(data, hash);
+        if (data.Length <= ManagedHashLimit)
+        {
+            ManagedSha256.Hash(data, hash);
+        }
+        else
+        {
+            SHA256.HashData(data, hash);
+        }
+
         return new Digest(hash, data.Length);
     }
 

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
 using Kiln.Core.Remote;
@@ -120,6 +121,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
             WorkingDirectory = request.WorkingDirectory,
             Locale = request.Locale,
         };
+        PhaseTrace.Mark("cc", "hashed");
         var invalid = job.Validate();
         if (invalid is not null)
         {
@@ -178,6 +180,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         }
 
         Interlocked.Increment(ref _connectionsOpened);
+        PhaseTrace.Mark("cc", "connected");
         if (host.Plaintext)
         {
             return new KilnClientConnection(socket, new NetworkStream(socket, ownsSocket: false), secure: false);
@@ -236,6 +239,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         try
         {
             sent = await SendJobAsync(connection, hello, job, input, replyTask).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "sent");
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Kiln.Core.Compile;
+using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Protocol;
 using Kiln.Core.Security;
@@ -42,6 +43,9 @@ public sealed partial class KilnSession
     private KilnJob? _job;
     private byte[]? _input;
     private long _received;
+    private readonly long _accepted = PhaseTrace.Now();
+    private long _jobStarted;
+    private long _jobCount;
 
     /// <summary>
     /// Creates a session on <paramref name="transport"/>; <paramref name="peer"/> names the other end in
@@ -242,6 +246,8 @@ public sealed partial class KilnSession
         }
 
         _executor.Counters.CountJob("kiln");
+        _jobStarted = PhaseTrace.Now();
+        PhaseTrace.Mark("node", ++_jobCount, "job-frame (since accept)", _accepted);
         _job = job;
         _received = 0;
 
@@ -396,7 +402,9 @@ public sealed partial class KilnSession
                 SourceName = job.SourceName,
                 Locale = job.Locale,
             };
+            PhaseTrace.Mark("node", _jobCount, "input-complete", _jobStarted);
             var result = await _executor.ExecuteAsync(compileJob, cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("node", _jobCount, "executed", _jobStarted);
             if (result.Outcome is { } outcome)
             {
                 if (own is { } key)
@@ -407,6 +415,7 @@ public sealed partial class KilnSession
 
                 AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
                 await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
+                PhaseTrace.Mark("node", _jobCount, "replied", _jobStarted);
                 return;
             }
 
