@@ -7,8 +7,8 @@ using Kiln.Core.Protocol;
 using Kiln.Core.Security;
 using Kiln.Server.Compile;
 using Kiln.Server.CompileCache;
-using Kiln.Server.Trust;
 using Kiln.Server.Security;
+using Kiln.Server.Trust;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Protocol;
