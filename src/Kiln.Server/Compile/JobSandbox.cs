@@ -84,6 +84,14 @@ public sealed class JobSandbox
         {
             program = BubblewrapPath;
             result.AddRange(_bubblewrapPrefix);
+
+            // An allowed compiler outside the system directories (--compiler-dir /opt/cross/bin, say)
+            // is seen read-only where it lies, and nothing else beside it.
+            if (Path.GetDirectoryName(compiler) is { Length: > 1 } compilerDirectory && !IsSystemPath(compilerDirectory))
+            {
+                result.AddRange(["--ro-bind", compilerDirectory, compilerDirectory]);
+            }
+
             result.AddRange(["--bind", jobDirectory, jobDirectory, "--chdir", workingDirectory, "--"]);
         }
 
@@ -126,6 +134,10 @@ public sealed class JobSandbox
         result.AddRange(arguments);
         return (program, result);
     }
+
+    private static bool IsSystemPath(string directory) =>
+        directory == "/usr" || directory.StartsWith("/usr/", StringComparison.Ordinal)
+        || Array.Exists(s_systemRoots, root => directory == root || directory.StartsWith(root + "/", StringComparison.Ordinal));
 
     /// <summary>
     /// When a failed compile met one of the limits, or the sandbox itself could not start, a message

@@ -31,6 +31,11 @@ internal static class HttpAccessControl
         app.Use((context, next) =>
         {
             var grpc = listeners.Grpc?.IPEndPoint is { } endPoint && context.Connection.LocalPort == endPoint.Port;
+            if (!grpc && IsPublic(context.Request))
+            {
+                return next(context);
+            }
+
             var needed = Needed(context.Request.Method, context.Request.Path.Value ?? "/", grpc);
             var authentication = authenticator.Authenticate(Token(context.Request), null, context.Connection.RemoteIpAddress);
             if (authentication.Identity is { } identity)
@@ -52,6 +57,13 @@ internal static class HttpAccessControl
             Results.Json(nodeAuthenticator.Tokens.List().Select(i => new TokenListing(i.Id, i.Name, NodeAuthenticator.RoleName(i.Role))).ToList(),
                 SecurityJsonContext.Default.ListTokenListing));
     }
+
+    /// <summary>
+    /// Requests anyone may make: reading the node list, which every node announces over multicast DNS
+    /// anyway, and which a client without multicast asks a seed for before it has credentials.
+    /// </summary>
+    public static bool IsPublic(HttpRequest request) =>
+        (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && request.Path.Value == "/api/nodes";
 
     /// <summary>The role a request needs: cache reads need read, cache writes write; <c>/api/tokens</c> and any change under <c>/api/</c> need admin.</summary>
     public static Role Needed(string method, string path, bool grpc)

@@ -56,10 +56,14 @@ internal static class AccountingApi
 
     /// <summary>Compiles <paramref name="source"/> on the node as <paramref name="user"/> over the Kiln protocol.</summary>
     public static Task<RemoteCompileReply> CompileAsync(TestNode node, string user, string source, string compiler = "gcc") =>
-        CompileAsync(node.Node.KilnEndPoint, user, source, compiler);
+        CompileAsync(ProtocolTestKit.Host(node), user, source, compiler);
 
-    /// <summary>Compiles <paramref name="source"/> on the node at <paramref name="kiln"/> as <paramref name="user"/>.</summary>
-    public static async Task<RemoteCompileReply> CompileAsync(System.Net.IPEndPoint kiln, string user, string source, string compiler = "gcc")
+    /// <summary>Compiles <paramref name="source"/> on a node running as its own process, over TLS pinned to its fingerprint.</summary>
+    public static Task<RemoteCompileReply> CompileAsync(NodeProcess node, string user, string source, string compiler = "gcc") =>
+        CompileAsync(ProtocolTestKit.Host(node.KilnEndPoint) with { Plaintext = false, Fingerprint = node.Fingerprint }, user, source, compiler);
+
+    /// <summary>Compiles <paramref name="source"/> on the node <paramref name="kiln"/> as <paramref name="user"/>.</summary>
+    public static async Task<RemoteCompileReply> CompileAsync(Kiln.Core.Hosts.HostSpec kiln, string user, string source, string compiler = "gcc")
     {
         using var client = new KilnProtocolClient(new KilnClientOptions { ClientName = user });
         using var dir = new TempDirectory("kiln-acct");
@@ -67,7 +71,7 @@ internal static class AccountingApi
         var command = CompileCommand.Parse("gcc", ["-O2", "-c", "unit.c", "-o", "unit.o"]);
         var preprocessed = await ProtocolTestKit.PreprocessAsync("gcc", command, dir.Path);
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        return await client.CompileAsync(ProtocolTestKit.Host(kiln), new RemoteCompileRequest
+        return await client.CompileAsync(kiln, new RemoteCompileRequest
         {
             Compiler = compiler,
             Arguments = command.RemoteArguments(),

@@ -149,7 +149,7 @@ public sealed class AccountingTests
         const string heavy = "#define R(x) x x x x\nint f(int *a) { int s = 0; R(R(R(for (int i = 0; i < 100; i++) s += a[i] * i;))) return s; }\n";
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(RemoteStatus.Completed, (await AccountingApi.CompileAsync(node.KilnEndPoint, "grace", heavy + $"int k{i};\n")).Status);
+            Assert.Equal(RemoteStatus.Completed, (await AccountingApi.CompileAsync(node, "grace", heavy + $"int k{i};\n")).Status);
         }
 
         await AccountingApi.WrittenAsync(http, api, 3);

@@ -23,7 +23,8 @@ public sealed class KilnCcCacheTests
         {
             var environment = new Dictionary<string, string?>
             {
-                ["KILN_HOSTS"] = node.Node.KilnEndPoint.ToString(),
+                // Pinned, so neither client prints a first-use notice and their stderr can be compared.
+                ["KILN_HOSTS"] = $"{node.Node.KilnEndPoint},fp={node.Fingerprint}",
                 ["DISTCC_HOSTS"] = null,
                 ["KILN_DIR"] = dir.Combine($"client-{client}"),
                 ["KILN_FALLBACK"] = "0",

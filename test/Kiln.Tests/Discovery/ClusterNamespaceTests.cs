@@ -26,6 +26,19 @@ public sealed partial class ClusterNamespaceTests(ITestOutputHelper output)
         await using (lab)
         {
             var kiln = Tools.KilnBinary;
+
+            // The client is not on loopback, so the nodes need a token from it (docs/security.md): one
+            // token, made on node 1 and given to all three.
+            var token = (await Tools.RunAsync(kiln, ["token", "create", "--role", "execute", "--name", "lab-client", "--data", Path.Combine(lab.WorkDirectory, "data-1")]))
+                .Stdout.Trim();
+            Assert.StartsWith("kiln_", token, StringComparison.Ordinal);
+            foreach (var i in new[] { 2, 3 })
+            {
+                Directory.CreateDirectory(Path.Combine(lab.WorkDirectory, $"data-{i}"));
+                File.Copy(Kiln.Server.Security.NodeAuthenticator.TokenFile(Path.Combine(lab.WorkDirectory, "data-1")),
+                    Kiln.Server.Security.NodeAuthenticator.TokenFile(Path.Combine(lab.WorkDirectory, $"data-{i}")));
+            }
+
             foreach (var i in new[] { 1, 2, 3 })
             {
                 lab.Start(i, $"kiln-{i}", kiln, "serve", "--zeroconf", "--advertise", lab.Address(i),
@@ -77,6 +90,7 @@ public sealed partial class ClusterNamespaceTests(ITestOutputHelper output)
                 ["KILN_VERBOSE"] = "1",
                 ["DISTCC_HOSTS"] = null,
                 ["KILN_SEEDS"] = null,
+                ["KILN_TOKEN"] = token,
             };
             var stderr = new List<string>();
             for (var batch = 0; batch < 3; batch++)

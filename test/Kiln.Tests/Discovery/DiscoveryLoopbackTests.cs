@@ -55,10 +55,15 @@ public sealed class DiscoveryLoopbackTests
                 ["free"] = "3",
                 ["targets"] = string.Join(',', facts.Targets),
                 ["cc_version"] = facts.Version,
+                ["compilers"] = kiln.Attributes.ToDictionary()["compilers"],
                 ["protocols"] = "kiln,distcc",
                 ["cache"] = "1",
             },
             kiln.Attributes.ToDictionary());
+
+        // The node's compilers, as family:triple:version: its gcc among them.
+        Assert.Contains(kiln.Attributes.ToDictionary()["compilers"].Split(','),
+            c => c.StartsWith("gcc:", StringComparison.Ordinal) && c.EndsWith(":" + facts.Version.Split('.')[0], StringComparison.Ordinal));
 
         var distcc = Assert.Single(found, s => s.ServiceType == "_distcc._tcp");
         Assert.Equal(node.Node.DistccEndPoint!.Port, distcc.Port);

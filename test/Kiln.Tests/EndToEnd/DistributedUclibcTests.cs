@@ -41,7 +41,16 @@ public sealed partial class DistributedUclibcTests
         var run = await Workloads.MakeAsync(tree, jobs: 4, [$"CC={Tools.KilnBinary} cc gcc"], env);
 
         var remote = RemoteLine().Matches(run.Stderr).Count;
-        Assert.True(remote >= DistributableCompiles, $"{remote} compiles ran on the node; expected every one of the {DistributableCompiles} C compiles");
+
+        // A compile whose twin (same preprocessed input, same arguments) ran earlier in the build is
+
+        // answered from the local cache: it is not compiled again anywhere, which is the point.
+
+        var cached = Regex.Matches(run.Stderr, "^kiln: .* from the local cache", RegexOptions.Multiline).Count;
+
+        Assert.True(remote + cached >= DistributableCompiles, $"{remote} compiles ran on the node and {cached} came from the local cache; expected every one of the {DistributableCompiles} C compiles");
+
+        Assert.DoesNotContain(" compiled locally", run.Stderr, StringComparison.Ordinal);
         Assert.Equal(remote, node.Node.Counters.KilnJobs);
         Assert.Equal(remote, node.Node.Counters.CompilesOk);
         (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "kiln cc through a node");

@@ -106,5 +106,5 @@ public sealed class TargetedBuildTests : IDisposable
         Assert.Equal(0, slow.Node.Counters.KilnJobs);
     }
 
-    private static HostSpec Host(TestNode node) => HostListParser.ParseHost(node.Node.KilnEndPoint.ToString(), out _)!;
+    private static HostSpec Host(TestNode node) => HostListParser.ParseHost(node.Node.KilnEndPoint.ToString(), out _)! with { Fingerprint = node.Fingerprint };
 }

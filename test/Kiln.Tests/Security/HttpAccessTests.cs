@@ -83,6 +83,10 @@ public sealed class HttpAccessTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/tokens")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/stats")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/metrics")).StatusCode);
+
+        // The node list alone is public (it is what multicast DNS announces); changing it is not.
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/nodes")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync("/api/nodes", new ByteArrayContent([]))).StatusCode);
     }
 
     [Fact]

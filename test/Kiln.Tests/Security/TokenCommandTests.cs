@@ -46,7 +46,10 @@ public sealed class TokenCommandTests
         using var state = new TempDirectory("kiln-token-cc-state");
         await using var node = await TestNode.StartAsync(configure: o => o.DataDirectory = data.Path);
         var token = (await Tools.RunAsync(Tools.KilnBinary, ["token", "create", "--role", "execute", "--data", data.Path])).Stdout.Trim();
+        // Three different sources: a cache (local or the node's) must not answer for the node's access checks.
         state.Write("a.c", "int answer(void) { return 42; }\n");
+        state.Write("b.c", "int answer(void) { return 43; }\n");
+        state.Write("c.c", "int answer(void) { return 44; }\n");
         var environment = new Dictionary<string, string?>
         {
             ["KILN_HOSTS"] = node.Node.KilnEndPoint.ToString(),
@@ -56,19 +59,20 @@ public sealed class TokenCommandTests
             ["KILN_TOKEN"] = token,
             ["KILN_VERBOSE"] = null,
             ["KILN_CLIENT_CERT"] = null,
+            ["KILN_CACHE_SIZE"] = "0",
         };
 
         var first = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-c", "a.c", "-o", "a.o"], state.Path, environment);
         Assert.True(first.ExitCode == 0, first.Stderr);
         Assert.Contains($"WARNING: trusting node {node.Node.KilnEndPoint} on first use", first.Stderr, StringComparison.Ordinal);
         Assert.Contains(node.Fingerprint, first.Stderr, StringComparison.Ordinal);
-        var second = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-c", "a.c", "-o", "b.o"], state.Path, environment);
+        var second = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-c", "b.c", "-o", "b.o"], state.Path, environment);
         Assert.True(second.ExitCode == 0, second.Stderr);
         Assert.Equal("", second.Stderr);
         Assert.Equal(2, node.Node.Counters.CompilesOk);
 
         environment["KILN_TOKEN"] = null;
-        var refused = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-c", "a.c", "-o", "c.o"], state.Path, environment);
+        var refused = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-c", "c.c", "-o", "c.o"], state.Path, environment);
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("no credentials", refused.Stderr, StringComparison.Ordinal);
     }
