@@ -22,7 +22,9 @@ public sealed partial class CompileExecutor
     private readonly NodeAdmission _admission;
     private readonly CompilerAllowList _allowList;
     private readonly JobSandbox _sandbox;
-    private long _jobSequence;
+    // Shared by every executor in the process: job directories are removed after the reply, beside
+    // the next job, so two executors on one job root must never reuse a name.
+    private static long s_jobSequence;
 
     /// <summary>Creates an executor; <paramref name="readings"/> reads the machine for admission (default: /proc).</summary>
     public CompileExecutor(CompileExecutorOptions options, NodeCounters counters, IHostReadings? readings = null)
@@ -121,7 +123,7 @@ public sealed partial class CompileExecutor
 
         var finished = false;
         var jobDir = NewJobDirectory();
-        var traceJob = _jobSequence;
+        var traceJob = Interlocked.Read(ref s_jobSequence);
         PhaseTrace.Mark("executor", traceJob, "admitted", traceStart);
         try
         {
@@ -238,7 +240,7 @@ public sealed partial class CompileExecutor
 
     /// <summary>A fresh, unique directory name for one job under the job root.</summary>
     private string NewJobDirectory() =>
-        Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref _jobSequence)}");
+        Path.Combine(_options.JobRoot, $"{Environment.ProcessId}-{Interlocked.Increment(ref s_jobSequence)}");
 
     private const string NiceProgram = "/usr/bin/nice";
 

@@ -229,7 +229,7 @@ public sealed partial class KilnSession
         }
 
         _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
-        _user = UserIdentity(hello.Token);
+        _user = FairShareUser(_identity, hello);
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
@@ -503,6 +503,17 @@ public sealed partial class KilnSession
     /// <summary>Records a job (run or refused) in the audit log with the compiler, the source and the client's name.</summary>
     private void AuditJob(KilnJob? job, string outcome, string detail) =>
         _access?.Record("job", outcome, _identity, job is null ? detail : $"{job.Compiler} {job.SourceName} ({job.InputSize} bytes) from client '{_client}': {detail}");
+
+    /// <summary>The user a session's jobs count for in fair sharing (see <see cref="UserIdentity"/> for a bare token).</summary>
+    internal static string FairShareUser(Identity? identity, KilnHello hello) => identity switch
+    {
+        // A token or certificate: its name, which the node granted.
+        { } id when id != NodeAuthenticator.LocalUser => "id:" + id.Name,
+
+        // Loopback on a node without tokens is the machine's own users: the name HELLO gives (KILN_USER).
+        { } when hello.ClientName.Length > 0 => "local:" + hello.ClientName,
+        _ => UserIdentity(hello.Token),
+    };
 
     /// <summary>
     /// The user a token stands for in fair sharing: a short digest of it, never the token itself (it is

@@ -107,7 +107,7 @@ public sealed class CompileCacheProtocolTests : IDisposable
     [Fact]
     public async Task AKnownKeyIsAnsweredBeforeAnyInputArrivesAndTheConnectionStaysUsable()
     {
-        await using var node = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
         var job = await PrepareAsync("warn.c", WarningSource, "-O2", "-Wall");
         var first = await CompileAsync(node, job.Request);
 

@@ -96,6 +96,7 @@ public sealed class AdmissionTests : IDisposable
 
         var (plain, _) = Executor(o => o.CompilerDirectories = [bin]);
         var normal = await plain.ExecuteAsync(Job("kiln"), CancellationToken.None);
+        Assert.True(normal.Ran, normal.Message);
         Assert.Equal("nice=0\n", Encoding.UTF8.GetString(normal.Outcome!.Stderr.Span));
     }
 

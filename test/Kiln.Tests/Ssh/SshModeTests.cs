@@ -20,6 +20,8 @@ public sealed class SshModeTests
         ["KILN_FALLBACK"] = "0",
         ["KILN_VERBOSE"] = "1",
         ["KILN_DIR"] = work.Combine("kd"),
+        // No local cache: each compile here must reach the node, over ssh.
+        ["KILN_CACHE_SIZE"] = "0",
         ["KILN_SSH"] = sshd.SshCommand,
         ["LC_ALL"] = "C",
     };
