@@ -108,11 +108,15 @@ public sealed partial class DistributedUclibcTests
         var env = CleanEnvironment(work);
         env["KILN_HOSTS"] = $"{distccd.EndPoint}/4,distcc";
         env["KILN_FALLBACK"] = "0";
+        env["KILN_VERBOSE"] = "1";
 
-        await Workloads.MakeAsync(tree, jobs: 4, [$"CC={Tools.KilnBinary} cc gcc"], env);
+        var run = await Workloads.MakeAsync(tree, jobs: 4, [$"CC={Tools.KilnBinary} cc gcc"], env);
 
+        // The twin compile (same preprocessed input and arguments) comes from kiln cc's local cache.
         var compiled = CompileOk().Matches(distccd.Log).Count;
-        Assert.True(compiled >= DistributableCompiles, $"distccd logged {compiled} COMPILE_OK; expected all {DistributableCompiles}");
+        var cached = Regex.Matches(run.Stderr, "^kiln: .* from the local cache", RegexOptions.Multiline).Count;
+        Assert.True(compiled + cached >= DistributableCompiles,
+            $"distccd logged {compiled} COMPILE_OK and {cached} came from the local cache; expected all {DistributableCompiles}");
         (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "kiln cc through stock distccd");
     }
 
