@@ -51,16 +51,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() {
-    local what="$1" limit="$2" deadline
-    shift 2
-    deadline=$((SECONDS + limit))
-    until "$@" 2>/dev/null; do
-        [ $SECONDS -lt $deadline ] || die "timed out after $limit s waiting for $what"
-        sleep 0.1
-    done
-}
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # --- the node -------------------------------------------------------------------------------------
 node_log="$work/kiln-serve.log"

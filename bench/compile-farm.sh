@@ -94,22 +94,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or time is up.
-wait_for() {
-    local what="$1" limit="$2" deadline
-    shift 2
-    deadline=$((SECONDS + limit))
-    until "$@" 2>/dev/null; do
-        [ $SECONDS -lt $deadline ] || die "timed out after $limit s waiting for $what"
-        sleep 0.1
-    done
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # --- distccd on loopback ------------------------------------------------------------------------
 distcc_port="$(free_port)"
@@ -123,32 +109,44 @@ wait_for "distccd on 127.0.0.1:$distcc_port" 30 port_open "$distcc_port"
 say "distccd on 127.0.0.1:$distcc_port (pid $distccd_pid, --jobs $jobs)"
 
 # --- a Kiln node on loopback --------------------------------------------------------------------
-node_log="$work/kiln-serve.log"
-setsid "$kiln" serve --data "$work/kiln-data" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots "$jobs" \
-    --name compile-farm </dev/null >"$node_log" 2>&1 &
-node_pid=$!
-node_ready() { grep -q '^ready' "$node_log" || ! kill -0 "$node_pid"; }
-wait_for "kiln serve to print 'ready'" 60 node_ready
-kill -0 "$node_pid" 2>/dev/null || { cat "$node_log" >&2; die "kiln serve exited"; }
-kiln_endpoint="$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$node_log" | head -n 1)"
-kiln_fingerprint="$(sed -n 's/^ *fingerprint *\([0-9a-f]\{64\}\).*/\1/p' "$node_log" | head -n 1)"
-http_endpoint="$(sed -n 's|^ *http *http://\([0-9.]*:[0-9]*\)/.*|\1|p' "$node_log" | head -n 1)"
-[ -n "$kiln_endpoint" ] && [ -n "$http_endpoint" ] || { cat "$node_log" >&2; die "could not read the node's ports from its log"; }
-say "kiln serve: kiln protocol $kiln_endpoint, http $http_endpoint (pid $node_pid, --slots $jobs)"
-
 node_stat() { curl -fsS --max-time 5 "http://$http_endpoint/api/stats" | jq -r ".$1"; }
 distcc_ok_count() { grep -c 'COMPILE_OK' "$distcc_log" || true; }
 distcc_failed_count() { grep -cE 'COMPILE_ERR|failed to|crashed' "$distcc_log" || true; }
-node_stat kilnJobs >/dev/null || die "GET http://$http_endpoint/api/stats failed"
+
+# start_node: a node with an empty store, so that no kiln build is answered from an earlier one's
+# results (distccd has no cache; the comparison is of distributed compiling, bench/cache.sh measures hits).
+node_count=0
+start_node() {
+    if [ -n "${node_pid:-}" ]; then
+        kill "$node_pid" 2>/dev/null || true
+        wait "$node_pid" 2>/dev/null || true
+    fi
+    node_count=$((node_count + 1))
+    node_log="$work/kiln-serve-$node_count.log"
+    setsid "$kiln" serve --data "$work/kiln-data-$node_count" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots "$jobs" \
+        --name compile-farm </dev/null >"$node_log" 2>&1 &
+    node_pid=$!
+    wait_for "kiln serve to print 'ready'" 60 node_ready
+    kill -0 "$node_pid" 2>/dev/null || { cat "$node_log" >&2; die "kiln serve exited"; }
+    kiln_endpoint="$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$node_log" | head -n 1)"
+    kiln_fingerprint="$(sed -n 's/^ *fingerprint *\([0-9a-f]\{64\}\).*/\1/p' "$node_log" | head -n 1)"
+    http_endpoint="$(sed -n 's|^ *http *http://\([0-9.]*:[0-9]*\)/.*|\1|p' "$node_log" | head -n 1)"
+    [ -n "$kiln_endpoint" ] && [ -n "$http_endpoint" ] || { cat "$node_log" >&2; die "could not read the node's ports from its log"; }
+    node_stat kilnJobs >/dev/null || die "GET http://$http_endpoint/api/stats failed"
+    # A fresh local cache too; KILN_CACHE_SIZE=0 keeps kiln cc's own cache off for the builds.
+    kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0
+        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0)
+    say "kiln serve: kiln protocol $kiln_endpoint, http $http_endpoint (pid $node_pid, --slots $jobs, empty store)"
+}
+node_ready() { grep -q '^ready' "$node_log" || ! kill -0 "$node_pid"; }
+start_node
 
 # The environment each tool runs with: nothing routes gcc's compiles, distcc may only use the local
 # distccd and never compile locally instead, kiln may only use the local node and never fall back.
-mkdir -p "$work/distcc-home" "$work/kiln-client"
+mkdir -p "$work/distcc-home"
 gcc_env=(env -u DISTCC_HOSTS -u KILN_HOSTS -u CCACHE_PREFIX -u MAKEFLAGS)
 distcc_env=(env -u KILN_HOSTS -u MAKEFLAGS DISTCC_HOSTS="127.0.0.1:$distcc_port/$jobs" DISTCC_FALLBACK=0
     DISTCC_DIR="$work/distcc-home" DISTCC_SKIP_LOCAL_RETRY=1)
-kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0
-    KILN_DIR="$work/kiln-client")
 
 seconds_since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$1"; }
 now() { python3 -c 'import time; print(time.time())'; }
@@ -170,7 +168,7 @@ build() {
     case "$tool" in
         gcc) tool_env=("${gcc_env[@]}") ;;
         distcc) tool_env=("${distcc_env[@]}") ;;
-        kiln) tool_env=("${kiln_env[@]}") ;;
+        kiln) start_node; tool_env=("${kiln_env[@]}") ;;
     esac
     case "$workload" in
         uclibc)
@@ -250,8 +248,13 @@ done
 # --- per-compile overhead on a tiny C file --------------------------------------------------------
 tiny="$work/tiny"
 mkdir -p "$tiny"
+# Every run compiles a new input (unique.h, rewritten before each run, declares a fresh name), so
+# each kiln run is a real remote compile as each distcc run is, not an answer from kiln's caches;
+# bench/cache.sh measures hits.
+echo 'int unique_0;' >"$tiny/unique.h"
 cat >"$tiny/tiny.c" <<'EOF'
 #include <stdio.h>
+#include "unique.h"
 
 static int square(int x) { return x * x; }
 
@@ -271,8 +274,10 @@ before_kiln="$(node_stat kilnJobs)"
 (
     cd "$tiny"
     env -u MAKEFLAGS DISTCC_HOSTS="127.0.0.1:$distcc_port/$jobs" DISTCC_FALLBACK=0 DISTCC_DIR="$work/distcc-home" \
-        KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0 KILN_DIR="$work/kiln-client" \
+        KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0 KILN_DIR="$work/kiln-client-tiny" \
+        KILN_CACHE_SIZE=0 \
         hyperfine -N --warmup 3 --runs "$runs" --export-json "$tiny/hyperfine.json" --style basic \
+        --prepare "sh -c 'echo \"int unique_\$(date +%s%N);\" > unique.h'" \
         -n gcc "gcc -c tiny.c -o gcc.o" \
         -n distcc "distcc gcc -c tiny.c -o distcc.o" \
         -n kiln "$kiln cc gcc -c tiny.c -o kiln.o" >&2
@@ -370,7 +375,9 @@ report="$work/benchmarks.md"
     fi
     echo "### Per-compile overhead (tiny.c: three functions, includes stdio.h)"
     echo
-    echo "\`hyperfine -N --warmup 3 --runs $runs\`, milliseconds. Overhead = tool − gcc."
+    echo "\`hyperfine -N --warmup 3 --runs $runs\`, milliseconds. Overhead = tool − gcc. Each run compiles a new input (a"
+    echo "header rewritten before each run declares a fresh name) and kiln's local cache is off, so every kiln"
+    echo "run is a remote compile, as every distcc run is."
     echo
     echo "| command | mean | median | min | σ | overhead (mean) | overhead (median) |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
