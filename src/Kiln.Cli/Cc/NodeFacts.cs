@@ -27,6 +27,16 @@ internal sealed class NodeFacts
     /// <summary>Free slots as last seen, or null.</summary>
     public int? Free => Attributes.TryGetValue("free", out var f) && int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
+    /// <summary>Compile slots as last seen, or null.</summary>
+    public int? Slots => Attributes.TryGetValue("slots", out var s) && int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    /// <summary>
+    /// The share of its slots the node had free when last seen (0 to 1), or null when either figure is
+    /// unknown. Comparing shares rather than counts spreads jobs in proportion to slots: a 1-slot node
+    /// with its slot free is as good a choice as an 8-slot node with all eight free.
+    /// </summary>
+    public double? FreeShare => Free is { } free && Slots is { } slots && slots > 0 ? Math.Clamp(free / (double)slots, 0, 1) : null;
+
     /// <summary>The file of one host's facts.</summary>
     public static string PathFor(string stateDirectory, HostSpec host) =>
         Path.Combine(stateDirectory, "nodes", (host.Protocol == HostProtocol.Distcc ? "distcc_" : "kiln_") + host.Host.Replace('/', '_').Replace(':', '_')

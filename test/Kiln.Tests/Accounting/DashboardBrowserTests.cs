@@ -1,7 +1,10 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Kiln.Server.Accounting;
+using Kiln.Server.Cache;
 using Kiln.Tests.EndToEnd;
 using Kiln.Tests.TestKit;
+using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using Xunit.Abstractions;
@@ -13,9 +16,15 @@ namespace Kiln.Tests.Accounting;
 /// never runs), watches the dashboard while two users build uClibc-ng through one node that reports
 /// to a collector. What the page shows must match the node's own accounting, and afterwards the
 /// totals must equal the sum of the job records on the node and on the collector.
+/// The same build is issue 2's: every distributable compile ran on the node and the objects equal a
+/// plain local build's; and issue 3's warm node: a rebuild of a fresh tree from an empty local cache
+/// then compiles nothing. One test carries all three so the suite builds uClibc-ng once for them.
 /// </summary>
-public sealed class DashboardBrowserTests(ITestOutputHelper output)
+public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
 {
+    /// <summary>The C compiles of a defconfig build: every one must run remotely.</summary>
+    private const int DistributableCompiles = 796;
+
     private const int NodeSlots = 2;
 
     /// <summary>make -j4 runs at most four kiln cc processes, so at most four jobs are at the node at once.</summary>
@@ -23,8 +32,9 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
 
     [WorkloadFact(Workload.Uclibc)]
     [Trait("Category", "EndToEnd")]
-    public async Task Dashboard_follows_a_two_user_uclibc_build_and_the_accounting_adds_up()
+    public async Task Dashboard_follows_a_two_user_uclibc_build_that_runs_every_compile_remotely_and_a_warm_rebuild_compiles_nothing()
     {
+        var reference = await LocalReference.UclibcAsync(CancellationToken.None);
         Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
             "chromium and chromium-driver are not installed (scripts/setup installs them)");
         await using var collector = await TestNode.StartAsync(slots: 1, configure: o => o.NodeName = "collector");
@@ -38,7 +48,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var api = node.Node.HttpEndPoint!.ToString();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         using var work = new TempDirectory("kiln-e2e-dashboard");
-        var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
+        var treePath = work.Combine("uclibc");
+        var tree = await Workloads.FreshUclibcAsync(treePath);
 
         // Two users share the build: each compile is alice's or bob's by a checksum of its command line.
         var wrapper = work.Combine("cc-two-users");
@@ -59,6 +70,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             ["KILN_HOSTS"] = $"{node.Node.KilnEndPoint}/{MakeJobs}",
             ["KILN_FALLBACK"] = "0",
             ["KILN_DIR"] = work.Combine("kiln-client"),
+            ["KILN_VERBOSE"] = "1",
         };
 
         using var driver = StartBrowser(work);
@@ -113,7 +125,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             await Task.WhenAny(build, Task.Delay(TimeSpan.FromSeconds(1)));
         }
 
-        await build;
+        var run = await build;
         output.WriteLine($"{checks} checks during the build; the page showed up to {maxRunning} jobs running");
         Assert.True(checks >= 10, $"only {checks} checks while the build ran");
         Assert.True(sawRunning, "the page never showed a running job during the build");
@@ -154,7 +166,43 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         AccountingApi.AssertTotalsEqualRecords(atCollector.Totals, await AccountingApi.JobsAsync(http, collectorApi), "collector");
         Assert.Equal(final.Totals, atCollector.Totals.Where(t => t.Node == "builder"));
         output.WriteLine($"{records.Count} records; alice {final.ByUser[0].Jobs}, bob {final.ByUser[1].Jobs}; screenshots in {screenshots}");
+
+        // Issue 2: every distributable compile ran on the node. A compile whose twin (same preprocessed
+        // input, same arguments) ran earlier in the build is answered from the local cache instead:
+        // it is compiled nowhere, which is the cache's point.
+        var remote = RemoteLine().Matches(run.Stderr).Count;
+        var cached = LocalHitLine().Matches(run.Stderr).Count;
+        Assert.True(remote + cached >= DistributableCompiles,
+            $"{remote} compiles ran on the node and {cached} came from the local cache; expected every one of the {DistributableCompiles} C compiles");
+        Assert.DoesNotContain(" compiled locally", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal(remote, node.Node.Counters.KilnJobs);
+        Assert.Equal(remote, node.Node.Counters.CompilesOk);
+        (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "kiln cc through a node");
+
+        // Issue 3: a fresh tree and an empty local cache, so every job reaches the now warm node, which
+        // answers each by its ActionKey and compiles nothing.
+        var compiled = node.Node.Counters.CompilesOk;
+        var jobs = node.Node.Counters.KilnJobs;
+        Directory.Delete(tree, recursive: true);
+        tree = await Workloads.FreshUclibcAsync(treePath);
+        env["KILN_DIR"] = work.Combine("kiln-client-rebuild");
+        var rebuild = await Workloads.MakeAsync(tree, MakeJobs, [$"CC={Tools.KilnBinary} cc gcc"], env);
+        Assert.Equal(compiled, node.Node.Counters.CompilesOk);
+        Assert.Equal(0, node.Node.Counters.CompilesFailed);
+        var rebuildJobs = node.Node.Counters.KilnJobs - jobs;
+        var rebuildTwins = LocalHitLine().Matches(rebuild.Stderr).Count;
+        Assert.True(rebuildJobs + rebuildTwins >= DistributableCompiles,
+            $"the rebuild sent {rebuildJobs} jobs and took {rebuildTwins} from its local cache; expected all {DistributableCompiles}");
+        Assert.Equal(rebuildJobs, node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits);
+        (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "a rebuild answered by a warm node");
+        output.WriteLine($"first build: {remote} compiled on the node, {cached} twins from the local cache; rebuild: {rebuildJobs} node cache hits, {rebuildTwins} local");
     }
+
+    [GeneratedRegex(@"^kiln: .* compiled on ", RegexOptions.Multiline)]
+    private static partial Regex RemoteLine();
+
+    [GeneratedRegex(@"^kiln: .* from the local cache", RegexOptions.Multiline)]
+    private static partial Regex LocalHitLine();
 
     private readonly record struct UserShown(string Identity, long Jobs, string JobsText, long CpuMs, long BytesIn, long BytesOut);
 

@@ -6,9 +6,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Kiln.Tests.EndToEnd;
 
 /// <summary>
-/// uClibc-ng (796 C compiles) built through Kiln every way a user would: <c>kiln cc</c> against a node,
-/// stock distcc against <c>kiln serve --distcc</c> in protocols 1, 2 and 3, <c>kiln cc</c> against a
-/// stock distccd, and a node killed in mid-build. Objects must be identical to a plain local build.
+/// uClibc-ng (796 C compiles) built through Kiln by stock distcc against <c>kiln serve --distcc</c> in
+/// protocols 1, 2 and 3, and by <c>kiln cc</c> against a stock distccd. Objects must be identical to a
+/// plain local build. The other uClibc-ng builds share builds to keep the suite short: <c>kiln cc</c>
+/// against a node, and the warm-node rebuild, are <see cref="Accounting.DashboardBrowserTests"/>'s; a
+/// node killed in mid-build is <see cref="SharedClusterUclibcTests"/>'s.
 /// </summary>
 public sealed partial class DistributedUclibcTests
 {
@@ -25,37 +27,6 @@ public sealed partial class DistributedUclibcTests
         // distcc makes its lock and state directories inside DISTCC_DIR, but not DISTCC_DIR itself.
         ["DISTCC_DIR"] = Directory.CreateDirectory(work.Combine("distcc-client")).FullName,
     };
-
-    [WorkloadFact(Workload.Uclibc)]
-    [Trait("Category", "EndToEnd")]
-    public async Task Kiln_cc_builds_uclibc_on_the_node_with_identical_objects()
-    {
-        var reference = await LocalReference.UclibcAsync(CancellationToken.None);
-        await using var node = await TestNode.StartAsync(slots: 2);
-        using var work = new TempDirectory("kiln-e2e-kilncc");
-        var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
-        var env = CleanEnvironment(work);
-        env["KILN_HOSTS"] = node.KilnHost(limit: 4);
-        env["KILN_FALLBACK"] = "0";
-        env["KILN_VERBOSE"] = "1";
-
-        var run = await Workloads.MakeAsync(tree, jobs: 4, [$"CC={Tools.KilnBinary} cc gcc"], env);
-
-        var remote = RemoteLine().Matches(run.Stderr).Count;
-
-        // A compile whose twin (same preprocessed input, same arguments) ran earlier in the build is
-
-        // answered from the local cache: it is not compiled again anywhere, which is the point.
-
-        var cached = Regex.Matches(run.Stderr, "^kiln: .* from the local cache", RegexOptions.Multiline).Count;
-
-        Assert.True(remote + cached >= DistributableCompiles, $"{remote} compiles ran on the node and {cached} came from the local cache; expected every one of the {DistributableCompiles} C compiles");
-
-        Assert.DoesNotContain(" compiled locally", run.Stderr, StringComparison.Ordinal);
-        Assert.Equal(remote, node.Node.Counters.KilnJobs);
-        Assert.Equal(remote, node.Node.Counters.CompilesOk);
-        (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "kiln cc through a node");
-    }
 
     [WorkloadTheory(Workload.Uclibc)]
     [InlineData(1)]
@@ -114,43 +85,17 @@ public sealed partial class DistributedUclibcTests
 
         // The twin compile (same preprocessed input and arguments) comes from kiln cc's local cache.
         var compiled = CompileOk().Matches(distccd.Log).Count;
-        var cached = Regex.Matches(run.Stderr, "^kiln: .* from the local cache", RegexOptions.Multiline).Count;
+        var cached = LocalHits(run.Stderr);
         Assert.True(compiled + cached >= DistributableCompiles,
             $"distccd logged {compiled} COMPILE_OK and {cached} came from the local cache; expected all {DistributableCompiles}");
         (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "kiln cc through stock distccd");
     }
 
-    [WorkloadFact(Workload.Uclibc)]
-    [Trait("Category", "EndToEnd")]
-    public async Task Node_killed_mid_build_costs_one_line_and_no_job()
-    {
-        var reference = await LocalReference.UclibcAsync(CancellationToken.None);
-        await using var node = await NodeProcess.StartAsync(slots: 2);
-        using var work = new TempDirectory("kiln-e2e-kill");
-        var tree = await Workloads.FreshUclibcAsync(work.Combine("uclibc"));
-        var env = CleanEnvironment(work);
-        env["KILN_HOSTS"] = $"{node.KilnEndPoint}/4,fp={node.Fingerprint}";
-        // One backoff period covers the rest of the build, so the one line is the only line.
-        env["KILN_BACKOFF_PERIOD"] = "3600";
-
-        var build = Workloads.MakeAsync(tree, jobs: 4, [$"CC={Tools.KilnBinary} cc gcc"], env);
-        await Wait.UntilAsync(() => build.IsCompleted || node.StatAsync("compilesOk").GetAwaiter().GetResult() >= 150,
-            "the node to finish 150 compiles", TimeSpan.FromMinutes(10));
-        Assert.False(build.IsCompleted, "the build finished before the node could be killed");
-        node.Kill();
-
-        var run = await build;
-        var lines = NodeFailedLine().Matches(run.Stderr);
-        Assert.True(lines.Count == 1, $"expected one line about the dead node, saw {lines.Count}:\n{string.Join('\n', lines.Select(m => m.Value))}");
-        (await ObjectDigests.CaptureAsync(tree, CancellationToken.None)).AssertIdenticalTo(reference, "a build whose node was killed");
-    }
-
-    [GeneratedRegex(@"^kiln: .* compiled on ", RegexOptions.Multiline)]
-    private static partial Regex RemoteLine();
-
     [GeneratedRegex(@"COMPILE_OK")]
     private static partial Regex CompileOk();
 
-    [GeneratedRegex(@"^kiln: node .* failed.*$", RegexOptions.Multiline)]
-    private static partial Regex NodeFailedLine();
+    private static int LocalHits(string stderr) => LocalHitLine().Matches(stderr).Count;
+
+    [GeneratedRegex(@"^kiln: .* from the local cache", RegexOptions.Multiline)]
+    private static partial Regex LocalHitLine();
 }

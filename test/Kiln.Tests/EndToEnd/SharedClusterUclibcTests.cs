@@ -9,7 +9,8 @@ namespace Kiln.Tests.EndToEnd;
 /// <summary>
 /// Two users build uClibc-ng at once through <c>kiln cc</c> against four node processes (2, 2, 1 and 2
 /// slots), and the fourth node is killed mid-build. Under KILN_FALLBACK=0 both builds must succeed
-/// with objects identical to a local build (no job lost, none compiled here); the 1-slot node never
+/// with objects identical to a local build (no job lost, none compiled here), each user sees one clear
+/// line about the dead node (issue 2's killed-node check); the 1-slot node never
 /// runs two compiles at once (its own high-water counter); the surviving nodes' jobs per slot and
 /// each node's split between the two users stay within the spreads asserted below, which the report
 /// states with the measured figures.
@@ -62,9 +63,13 @@ public sealed partial class SharedClusterUclibcTests(ITestOutputHelper output)
         var runs = await Task.WhenAll(alice, bob);
         (await ObjectDigests.CaptureAsync(trees[0], CancellationToken.None)).AssertIdenticalTo(reference, "alice's build");
         (await ObjectDigests.CaptureAsync(trees[1], CancellationToken.None)).AssertIdenticalTo(reference, "bob's build");
-        foreach (var run in runs)
+        foreach (var (run, user) in runs.Zip(["alice", "bob"]))
         {
             Assert.DoesNotMatch(LocalLine(), run.Stderr);
+            // The user sees the dead node once: one clear line, then the backoff keeps it out of the build.
+            var lines = NodeFailedLine().Matches(run.Stderr);
+            Assert.True(lines.Count == 1, $"{user}: expected one line about the dead node, saw {lines.Count}:\n{string.Join('\n', lines.Select(m => m.Value))}");
+            Assert.Contains(n4.KilnEndPoint.ToString(), lines[0].Value, StringComparison.Ordinal);
         }
 
         (string Name, NodeProcess Node, int Slots)[] survivors = [("n1", n1, 2), ("n2", n2, 2), ("n3", n3, 1)];
@@ -101,4 +106,7 @@ public sealed partial class SharedClusterUclibcTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"^kiln: .* compiled (locally|on localhost)", RegexOptions.Multiline)]
     private static partial Regex LocalLine();
+
+    [GeneratedRegex(@"^kiln: node .* failed.*$", RegexOptions.Multiline)]
+    private static partial Regex NodeFailedLine();
 }
