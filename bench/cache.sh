@@ -3,10 +3,16 @@
 #   - a `kiln cc` local cache hit (direct mode) against a ccache local hit (direct mode), same file;
 #   - a `kiln cc` remote hit (local cache off, node warm) against ccache with only an HTTP
 #     remote_storage pointing at the same node's /ccache/ (remote_only=true, node warm);
-#   - small-blob GETs per second: the node's /ccache/ against nginx serving the same bytes from disk (wrk).
+#   - small-blob GETs per second: the node's /ccache/ against nginx serving the same bytes from disk (wrk);
+#   - at a round-trip time of --rtt-ms between client and node (a delaying relay, bench/lib/delay-relay.py,
+#     stands in for tc netem, which this kernel lacks): what a remote hit costs in round trips, and a
+#     remote miss against a remote compile on a node with --result-cache off.
 # Writes its own section (cache) of docs/benchmarks.md through bench/lib/section.sh.
 #
-#   bench/cache.sh [--runs N] [--output FILE] [--keep]
+#   bench/cache.sh [--runs N] [--rtt-ms MS] [--output FILE] [--keep]
+#
+#   --runs N     hyperfine runs per command (default 30)
+#   --rtt-ms MS  round-trip time for the latency part (default 4; 0 skips it)
 #
 # KILN_BIN picks the kiln program (default artifacts/bin/kiln). Every process listens on 127.0.0.1
 # only and is stopped when the script exits.
@@ -14,14 +20,16 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs=30
+rtt_ms=4
 output="$repo/docs/benchmarks.md"
 keep=no
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
+        --rtt-ms) rtt_ms="$2"; shift 2 ;;
         --output) output="$2"; shift 2 ;;
         --keep) keep=yes; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "cache.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -37,10 +45,11 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-cache.XXXXXX")"
 node_pid=""
 nginx_pid=""
+extra_pids=""
 cleanup() {
     local status=$?
-    for pid in $node_pid $nginx_pid; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-    for pid in $node_pid $nginx_pid; do
+    for pid in $node_pid $nginx_pid $extra_pids; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for pid in $node_pid $nginx_pid $extra_pids; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL -- "-$pid" 2>/dev/null || true
     done
@@ -57,7 +66,7 @@ trap 'exit 143' TERM
 # --- the node -------------------------------------------------------------------------------------
 node_log="$work/kiln-serve.log"
 setsid "$kiln" serve --data "$work/kiln-data" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots 2 --name bench-cache \
-    </dev/null >"$node_log" 2>&1 &
+    --plaintext-loopback </dev/null >"$node_log" 2>&1 &
 node_pid=$!
 node_ready() { grep -q '^ready' "$node_log" || ! kill -0 "$node_pid"; }
 wait_for "kiln serve to print 'ready'" 60 node_ready
@@ -125,6 +134,120 @@ node_rps="$(rps "http://$http_endpoint/ccache/${key:0:2}/${key:2}")"
 nginx_rps="$(rps "http://127.0.0.1:$nginx_port/${key:0:2}/${key:2}")"
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+# --- round trips: a delaying relay in front of the node, and of a node without the result cache ------------
+latency_md=""
+if [ "$rtt_ms" != 0 ]; then
+    one_way="$(python3 -c "print($rtt_ms / 2)")"
+    start_relay() { # VARIABLE TARGET: starts a relay to TARGET and sets VARIABLE to its endpoint
+        local log="$work/relay-$1.log"
+        setsid python3 "$repo/bench/lib/delay-relay.py" --target "$2" --delay-ms "$one_way" --lifetime 3600 </dev/null >"$log" 2>&1 &
+        extra_pids="$extra_pids $!"
+        wait_for "the delay relay" 20 grep -q '^listening' "$log"
+        printf -v "$1" '%s' "$(sed -n 's/^listening //p' "$log")"
+    }
+    # The baseline node: the same program with --result-cache off, so every job is a compile.
+    plain_log="$work/kiln-serve-nocache.log"
+    setsid "$kiln" serve --data "$work/kiln-data-nocache" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots 2 --name bench-nocache \
+        --plaintext-loopback --result-cache off </dev/null >"$plain_log" 2>&1 &
+    extra_pids="$extra_pids $!"
+    wait_for "the no-cache node" 60 grep -q '^ready' "$plain_log"
+    nocache_endpoint="$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$plain_log" | head -n 1)"
+    start_relay relay_kiln "$kiln_endpoint"
+    start_relay relay_nocache "$nocache_endpoint"
+    start_relay relay_http "$http_endpoint"
+    start_relay relay_nginx "127.0.0.1:$nginx_port"
+    say "relays ($rtt_ms ms round trip): node $relay_kiln, no-cache node $relay_nocache, http $relay_http, nginx $relay_nginx"
+
+    # The relay's real round trip: a fresh connection and one GET through it (two round trips)
+    # against the same on loopback, 200 times each; asyncio's timers make it a little over --rtt-ms.
+    measured_rtt="$(python3 - "127.0.0.1:$nginx_port" "$relay_nginx" "/${key:0:2}/${key:2}" <<'PY'
+import socket, sys, time
+def once(endpoint, path):
+    host, port = endpoint.rsplit(":", 1)
+    start = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        while s.recv(65536):
+            pass
+    return time.perf_counter() - start
+def median(endpoint):
+    times = sorted(once(endpoint, sys.argv[3]) for _ in range(200))
+    return times[len(times) // 2]
+print(f"{(median(sys.argv[2]) - median(sys.argv[1])) / 2 * 1000:.2f}")
+PY
+)"
+    say "measured round trip through the relay: $measured_rtt ms"
+
+    # A second source for misses: unique.h changes before every run, so each run is a new action.
+    printf '#include <stdio.h>\n#include "w.h"\n#include "unique.h"\nint m(void) { printf("%%d\\n", twice(WIDTH)); return WIDTH; }\n' > m.c
+    echo 'int unique_0;' > unique.h
+    prepare="sh -c 'echo \"int unique_\$(date +%s%N);\" > unique.h'"
+    kc() { # host, state dir, source -> a kiln cc command line without the local cache
+        q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
+    }
+    # Warm: the hit commands once each (TLS first contact records the node in known_hosts).
+    for h in "$kiln_endpoint" "$kiln_endpoint,plain" "$relay_kiln" "$relay_kiln,plain"; do
+        env -u DISTCC_HOSTS KILN_HOSTS="$h" KILN_DIR="$work/warm" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o warm.o || die "kiln cc through $h failed"
+    done
+    for h in "$relay_nocache" "$nocache_endpoint"; do
+        env -u DISTCC_HOSTS KILN_HOSTS="$h" KILN_DIR="$work/warm" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o warm.o || die "kiln cc through $h failed"
+    done
+    ccache_relay=(env CCACHE_DIR="$work/ccache-relay" CCACHE_REMOTE_STORAGE="http://$relay_http/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
+    "${ccache_relay[@]}" >/dev/null || die "ccache through the relay failed"
+    hits_before="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
+    hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$work/latency.json" \
+        -n "hit, loopback, TLS" "$(kc "$kiln_endpoint" lat w.c)" \
+        -n "hit, loopback, plain" "$(kc "$kiln_endpoint,plain" lat w.c)" \
+        -n "hit, relay, TLS" "$(kc "$relay_kiln" lat w.c)" \
+        -n "hit, relay, plain" "$(kc "$relay_kiln,plain" lat w.c)" \
+        -n "ccache hit, loopback" "$(q "${ccache_remote[@]}")" \
+        -n "ccache hit, relay" "$(q "${ccache_relay[@]}")" >&2
+    hits_after="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
+    hyperfine --style basic --warmup 2 --runs "$runs" --prepare "$prepare" --export-json "$work/misses.json" \
+        -n "miss, relay, TLS" "$(kc "$relay_kiln" lat m.c)" \
+        -n "no cache, relay, TLS" "$(kc "$relay_nocache" lat m.c)" \
+        -n "miss, loopback, TLS" "$(kc "$kiln_endpoint" lat m.c)" \
+        -n "no cache, loopback, TLS" "$(kc "$nocache_endpoint" lat m.c)" >&2
+    lm() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean * 1000' "$work/$1.json"; }
+    lmed() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$work/$1.json"; }
+    rt() { python3 -c "print(f'{($1 - $2) / $measured_rtt:.1f}')"; }
+    f1() { printf '%.1f' "$1"; }
+    hlt="$(lmed latency "hit, loopback, TLS")"; hlp="$(lmed latency "hit, loopback, plain")"
+    hrt="$(lmed latency "hit, relay, TLS")"; hrp="$(lmed latency "hit, relay, plain")"
+    chl="$(lmed latency "ccache hit, loopback")"; chr="$(lmed latency "ccache hit, relay")"
+    mr="$(lmed misses "miss, relay, TLS")"; nr="$(lmed misses "no cache, relay, TLS")"
+    ml="$(lmed misses "miss, loopback, TLS")"; nl="$(lmed misses "no cache, loopback, TLS")"
+    latency_md="$(cat <<MD
+
+### At $rtt_ms ms round trip (a delaying relay standing in for tc netem)
+
+\`tc netem\` is missing from this kernel, so \`bench/lib/delay-relay.py\` sits between client and node
+and holds every chunk $one_way ms each way (a connect pays a round trip too). Measured through it: $measured_rtt ms
+per round trip (a fresh connection plus one GET, against the same on loopback, median of 200).
+Medians of $runs runs, milliseconds; every process starts afresh, as under make, so each pays for its
+own connection. Round trips = (through the relay − on loopback) / $measured_rtt ms.
+
+| what | loopback | through the relay | added round trips |
+| --- | ---: | ---: | ---: |
+| \`kiln cc\` remote hit, TLS 1.3 | $(f1 "$hlt") | $(f1 "$hrt") | $(rt "$hrt" "$hlt") |
+| \`kiln cc\` remote hit, plaintext (\`,plain\`) | $(f1 "$hlp") | $(f1 "$hrp") | $(rt "$hrp" "$hlp") |
+| ccache remote hit (HTTP, \`remote_only\`) | $(f1 "$chl") | $(f1 "$chr") | $(rt "$chr" "$chl") |
+
+A plaintext hit is the TCP connect plus one round trip (HELLO, JOB and the input go in one write;
+RESULT comes back); TLS adds its handshake's round trip. The node compiled nothing in these runs
+(compilesOk $hits_before before, $hits_after after).
+
+| remote compile of a new action (unique header each run) | loopback | through the relay |
+| --- | ---: | ---: |
+| miss on a node with the result cache (hash-first) | $(f1 "$ml") | $(f1 "$mr") |
+| compile on a node with \`--result-cache off\` | $(f1 "$nl") | $(f1 "$nr") |
+| miss / no cache (goal ≤ 1.0 + noise) | $(ratio "$ml" "$nl") | $(ratio "$mr" "$nr") |
+MD
+)"
+fi
+
 report="$(cat <<MD
 ## Cache hits and small blobs (bench/cache.sh)
 
@@ -143,6 +266,7 @@ The node compiled nothing during the timed runs (compilesOk $compiles_before bef
 | --- | ---: | ---: |
 | node \`/ccache/\` | $node_rps | $(ratio "$node_rps" "$nginx_rps") |
 | nginx, same bytes from disk | $nginx_rps | 1.00 |
+$latency_md
 MD
 )"
 echo "$report"

@@ -124,7 +124,7 @@ start_node() {
     node_count=$((node_count + 1))
     node_log="$work/kiln-serve-$node_count.log"
     setsid "$kiln" serve --data "$work/kiln-data-$node_count" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots "$jobs" \
-        --name compile-farm </dev/null >"$node_log" 2>&1 &
+        --name compile-farm --plaintext-loopback </dev/null >"$node_log" 2>&1 &
     node_pid=$!
     wait_for "kiln serve to print 'ready'" 60 node_ready
     kill -0 "$node_pid" 2>/dev/null || { cat "$node_log" >&2; die "kiln serve exited"; }
@@ -135,6 +135,9 @@ start_node() {
     node_stat kilnJobs >/dev/null || die "GET http://$http_endpoint/api/stats failed"
     # A fresh local cache too; KILN_CACHE_SIZE=0 keeps kiln cc's own cache off for the builds.
     kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0
+        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0)
+    # The same node without TLS (loopback only, --plaintext-loopback): distcc's TCP is plaintext too.
+    kiln_plain_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,plain" KILN_FALLBACK=0
         KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0)
     say "kiln serve: kiln protocol $kiln_endpoint, http $http_endpoint (pid $node_pid, --slots $jobs, empty store)"
 }
@@ -169,6 +172,7 @@ build() {
         gcc) tool_env=("${gcc_env[@]}") ;;
         distcc) tool_env=("${distcc_env[@]}") ;;
         kiln) start_node; tool_env=("${kiln_env[@]}") ;;
+        kiln-plain) start_node; tool_env=("${kiln_plain_env[@]}") ;;
     esac
     case "$workload" in
         uclibc)
@@ -176,14 +180,14 @@ build() {
             case "$tool" in
                 gcc) make_args=(CC=gcc) ;;
                 distcc) make_args=("CC=distcc gcc") ;;
-                kiln) make_args=("CC=$kiln cc gcc") ;;
+                kiln|kiln-plain) make_args=("CC=$kiln cc gcc") ;;
             esac
             ;;
         googletest)
             local -a launcher=()
             case "$tool" in
                 distcc) launcher=(-DCMAKE_C_COMPILER_LAUNCHER=distcc -DCMAKE_CXX_COMPILER_LAUNCHER=distcc) ;;
-                kiln) launcher=("-DCMAKE_C_COMPILER_LAUNCHER=$kiln;cc" "-DCMAKE_CXX_COMPILER_LAUNCHER=$kiln;cc") ;;
+                kiln|kiln-plain) launcher=("-DCMAKE_C_COMPILER_LAUNCHER=$kiln;cc" "-DCMAKE_CXX_COMPILER_LAUNCHER=$kiln;cc") ;;
             esac
             # Configuring is not timed; it runs the compilers directly (CC/CXX unset: gcc and g++).
             "${gcc_env[@]}" -u CC -u CXX bash -c 'source "$1"; shift; workload_googletest_fresh "$@"' _ \
@@ -209,7 +213,7 @@ build() {
     case "$tool" in
         gcc) count="-" ;;
         distcc) count=$(($(distcc_ok_count) - before_distcc)) ;;
-        kiln) count=$(($(node_stat kilnJobs) - before_kiln)) ;;
+        kiln|kiln-plain) count=$(($(node_stat kilnJobs) - before_kiln)) ;;
     esac
     workload_objects "$dir" >"$dir.objects"
     (cd "$dir" && xargs -d '\n' -r sha256sum <"$dir.objects") >"$dir.sha256"
@@ -239,7 +243,7 @@ done
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for workload in "${workload_list[@]}"; do
     for run in $(seq "$repeat"); do
-        for tool in gcc distcc kiln; do
+        for tool in gcc distcc kiln kiln-plain; do
             build "$workload" "$tool" "$run"
         done
     done
@@ -281,17 +285,23 @@ before_kiln="$(node_stat kilnJobs)"
         -n gcc "gcc -c tiny.c -o gcc.o" \
         -n distcc "distcc gcc -c tiny.c -o distcc.o" \
         -n kiln "$kiln cc gcc -c tiny.c -o kiln.o" >&2
+    # The same node and client without TLS: a second invocation, as hyperfine cannot vary the environment per command.
+    env -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,plain" KILN_FALLBACK=0 KILN_DIR="$work/kiln-client-tiny" KILN_CACHE_SIZE=0 \
+        hyperfine -N --warmup 3 --runs "$runs" --export-json "$tiny/hyperfine-plain.json" --style basic \
+        --prepare "sh -c 'echo \"int unique_\$(date +%s%N);\" > unique.h'" \
+        -n kiln-plain "$kiln cc gcc -c tiny.c -o kiln.o" >&2
+    jq -s '{results: (.[0].results + .[1].results)}' hyperfine.json hyperfine-plain.json >hyperfine-all.json
 ) || die "hyperfine failed"
 tiny_distcc=$(($(distcc_ok_count) - before_distcc))
 tiny_kiln=$(($(node_stat kilnJobs) - before_kiln))
-tiny_expected=$((runs + 3))
+tiny_expected=$((2 * (runs + 3)))
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-ms() { jq -r --arg n "$1" --arg f "$2" '.results[] | select(.command == $n) | .[$f] * 1000' "$tiny/hyperfine.json"; }
+ms() { jq -r --arg n "$1" --arg f "$2" '.results[] | select(.command == $n) | .[$f] * 1000' "$tiny/hyperfine-all.json"; }
 fmt() { printf '%.1f' "$1"; }
-for tool in gcc distcc kiln; do
+for tool in gcc distcc kiln kiln-plain; do
     for field in mean median min stddev; do
-        printf -v "tiny_${tool}_${field}" '%s' "$(ms "$tool" "$field")"
+        printf -v "tiny_${tool//-/_}_${field}" '%s' "$(ms "$tool" "$field")"
     done
 done
 overhead() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.1f}')" "$1" "$2"; }
@@ -300,6 +310,8 @@ distcc_overhead_mean="$(overhead "$tiny_distcc_mean" "$tiny_gcc_mean")"
 distcc_overhead_median="$(overhead "$tiny_distcc_median" "$tiny_gcc_median")"
 kiln_overhead_mean="$(overhead "$tiny_kiln_mean" "$tiny_gcc_mean")"
 kiln_overhead_median="$(overhead "$tiny_kiln_median" "$tiny_gcc_median")"
+plain_overhead_mean="$(overhead "$tiny_kiln_plain_mean" "$tiny_gcc_mean")"
+plain_overhead_median="$(overhead "$tiny_kiln_plain_median" "$tiny_gcc_median")"
 
 # --- checks -------------------------------------------------------------------------------------
 check() { # description, ok(yes/no)
@@ -315,15 +327,17 @@ for workload in "${workload_list[@]}"; do
     expected="${remote["$workload/distcc"]}"
     check "$workload: distcc sent $expected compiles to distccd, none failed there ($(distcc_failed_count) failures in its log)" \
         "$([ "$expected" -gt 0 ] && [ "$(distcc_failed_count)" = 0 ] && echo yes || echo no)"
-    check "$workload: the Kiln node ran ${remote["$workload/kiln"]} of the $expected distributable compiles" \
-        "$([ "${remote["$workload/kiln"]}" = "$expected" ] && echo yes || echo no)"
-    for tool in distcc kiln; do
+    for tool in kiln kiln-plain; do
+        check "$workload: the Kiln node ran ${remote["$workload/$tool"]} of the $expected distributable compiles ($tool)" \
+            "$([ "${remote["$workload/$tool"]}" = "$expected" ] && echo yes || echo no)"
+    done
+    for tool in distcc kiln kiln-plain; do
         check "$workload: $tool's objects are identical to gcc's (${identical["$workload/$tool"]})" \
             "$([ "${identical["$workload/$tool"]}" = yes ] && echo yes || echo no)"
     done
 done
-check "tiny.c: distccd compiled all $tiny_expected distcc runs ($tiny_distcc)" "$([ "$tiny_distcc" = "$tiny_expected" ] && echo yes || echo no)"
-check "tiny.c: the Kiln node compiled all $tiny_expected kiln runs ($tiny_kiln)" "$([ "$tiny_kiln" = "$tiny_expected" ] && echo yes || echo no)"
+check "tiny.c: distccd compiled all $((runs + 3)) distcc runs ($tiny_distcc)" "$([ "$tiny_distcc" = "$((runs + 3))" ] && echo yes || echo no)"
+check "tiny.c: the Kiln node compiled all $tiny_expected kiln and kiln-plain runs ($tiny_kiln)" "$([ "$tiny_kiln" = "$tiny_expected" ] && echo yes || echo no)"
 
 # --- report -------------------------------------------------------------------------------------
 cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
@@ -331,7 +345,7 @@ memory="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 os="$(. /etc/os-release && echo "$PRETTY_NAME")"
 report="$work/benchmarks.md"
 {
-    echo "### Distributed compiles: plain gcc, distcc, kiln"
+    echo "## Distributed compiles: plain gcc, distcc, kiln"
     echo
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/compile-farm.sh\`, which writes this section."
     echo "Plain gcc, distcc with a local distccd, and \`kiln cc\` with a local \`kiln serve\` node, side by side"
@@ -357,7 +371,9 @@ report="$work/benchmarks.md"
         echo "### Builds (make -j$jobs, each from a clean tree)"
         echo
         echo "Remote compiles: COMPILE_OK lines in distccd's log; \`kilnJobs\` from the node's \`/api/stats\`."
-        echo "Identical: every object file's SHA-256 equals the plain gcc build's."
+        echo "Identical: every object file's SHA-256 equals the plain gcc build's. kiln is the default, TLS 1.3"
+        echo "with the node's certificate pinned; kiln-plain is the same node and client without TLS (\`,plain\`,"
+        echo "loopback only), as distcc's TCP is plaintext. Each kiln build starts a node with an empty store."
         echo
         echo "| workload | tool | wall time (s, median) | runs (s) | objects | remote compiles | identical to gcc |"
         echo "| --- | --- | ---: | --- | ---: | ---: | --- |"
@@ -366,7 +382,7 @@ report="$work/benchmarks.md"
                 uclibc) label="uClibc-ng 1.0.35 (defconfig, C)" ;;
                 googletest) label="googletest (${KILN_GOOGLETEST_SCOPE:-full}, C++)" ;;
             esac
-            for tool in gcc distcc kiln; do
+            for tool in gcc distcc kiln kiln-plain; do
                 # shellcheck disable=SC2086
                 echo "| $label | $tool | $(median ${times["$workload/$tool"]}) | ${times["$workload/$tool"]} | ${objects["$workload/$tool"]} | ${remote["$workload/$tool"]} | ${identical["$workload/$tool"]} |"
             done
@@ -383,14 +399,17 @@ report="$work/benchmarks.md"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     echo "| \`gcc -c tiny.c\` | $(fmt "$tiny_gcc_mean") | $(fmt "$tiny_gcc_median") | $(fmt "$tiny_gcc_min") | $(fmt "$tiny_gcc_stddev") | | |"
     echo "| \`distcc gcc -c tiny.c\` | $(fmt "$tiny_distcc_mean") | $(fmt "$tiny_distcc_median") | $(fmt "$tiny_distcc_min") | $(fmt "$tiny_distcc_stddev") | $distcc_overhead_mean | $distcc_overhead_median |"
-    echo "| \`kiln cc gcc -c tiny.c\` | $(fmt "$tiny_kiln_mean") | $(fmt "$tiny_kiln_median") | $(fmt "$tiny_kiln_min") | $(fmt "$tiny_kiln_stddev") | $kiln_overhead_mean | $kiln_overhead_median |"
+    echo "| \`kiln cc gcc -c tiny.c\` (TLS 1.3) | $(fmt "$tiny_kiln_mean") | $(fmt "$tiny_kiln_median") | $(fmt "$tiny_kiln_min") | $(fmt "$tiny_kiln_stddev") | $kiln_overhead_mean | $kiln_overhead_median |"
+    echo "| \`kiln cc gcc -c tiny.c\` (\`,plain\`) | $(fmt "$tiny_kiln_plain_mean") | $(fmt "$tiny_kiln_plain_median") | $(fmt "$tiny_kiln_plain_min") | $(fmt "$tiny_kiln_plain_stddev") | $plain_overhead_mean | $plain_overhead_median |"
     echo
     if [ "$tiny_kiln" = 0 ]; then
         echo "No \`kiln cc\` run reached the node: \`kiln cc\` compiled locally, so its row measures the wrapper"
         echo "(start-up plus running gcc), not a remote compile."
         echo
     fi
-    echo "kiln/distcc: overhead ratio $(ratio "$kiln_overhead_median" "$distcc_overhead_median") (median), $(ratio "$kiln_overhead_mean" "$distcc_overhead_mean") (mean); time ratio $(ratio "$tiny_kiln_median" "$tiny_distcc_median") (median)."
+    echo "kiln/distcc, TLS: overhead ratio $(ratio "$kiln_overhead_median" "$distcc_overhead_median") (median), $(ratio "$kiln_overhead_mean" "$distcc_overhead_mean") (mean); time ratio $(ratio "$tiny_kiln_median" "$tiny_distcc_median") (median)."
+    echo
+    echo "kiln/distcc, plaintext: overhead ratio $(ratio "$plain_overhead_median" "$distcc_overhead_median") (median), $(ratio "$plain_overhead_mean" "$distcc_overhead_mean") (mean); time ratio $(ratio "$tiny_kiln_plain_median" "$tiny_distcc_median") (median)."
     echo
     echo "### Checks"
     echo

@@ -23,6 +23,8 @@ internal static class ServeCommand
                               (benchmarks and tests; remote peers always need TLS)
           --slots N           compile slots (default: the number of cores)
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
+          --result-cache on|off  answer compile jobs from stored results and store new ones (default on;
+                              off compiles every job; the ccache and Bazel caches are not affected)
           --name NAME         node name in logs and discovery (default: the host name)
           --collector URL     send this node's job records to a collector node (http://HOST:3633)
           --job-retention T   keep job records for T (e.g. 7d, 12h, 30m; default 7d); totals stay
@@ -147,6 +149,14 @@ internal static class ServeCommand
                         }
 
                         options.Accounting.RetentionRows = maxRows;
+                        break;
+                    case "--result-cache":
+                        options.ResultCache = Value() switch
+                        {
+                            "on" => true,
+                            "off" => false,
+                            var other => throw new UsageException($"--result-cache {other}: expected on or off"),
+                        };
                         break;
                     case "--accounting":
                         options.Accounting.Enabled = Value() switch

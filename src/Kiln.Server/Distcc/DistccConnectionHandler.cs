@@ -48,7 +48,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         _options = options;
         _executor = executor;
         _logger = logger;
-        _cache = cache;
+        _cache = options.ResultCache ? cache : null;
         _audit = audit;
     }
 

@@ -50,6 +50,13 @@ public sealed class KilnNodeOptions
     /// </summary>
     public List<IPAddress> Advertise { get; } = [];
 
+    /// <summary>
+    /// Answer compile jobs (Kiln protocol, distcc protocols 1 and 2) from stored results and store new
+    /// ones (<c>--result-cache on|off</c>, default on). Off, every job is compiled; the HTTP and gRPC
+    /// caches serve as before.
+    /// </summary>
+    public bool ResultCache { get; set; } = true;
+
     /// <summary>Job records: on or off, retention, the collector to send them to.</summary>
     public Accounting.AccountingOptions Accounting { get; } = new();
 

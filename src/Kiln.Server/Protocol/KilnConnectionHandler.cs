@@ -23,7 +23,7 @@ public sealed class KilnConnectionHandler(
         var peer = connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId;
         var access = KilnSessionAccess.Network(
             authenticator, audit, (connection.RemoteEndPoint as IPEndPoint)?.Address, peer, connection.Features.Get<PeerCertificateFeature>()?.Fingerprint);
-        var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer, cache, access);
+        var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer, nodeOptions.ResultCache ? cache : null, access);
         return session.RunAsync(connection.ConnectionClosed);
     }
 }

@@ -105,6 +105,24 @@ public sealed class CompileCacheProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task WithTheResultCacheOffEveryJobIsCompiledAndNothingIsStored()
+    {
+        await using var node = await TestNode.StartAsync(configure: o => o.ResultCache = false);
+        var job = await PrepareAsync("warn.c", WarningSource, "-O2", "-Wall");
+
+        var first = await CompileAsync(node, job.Request);
+        var second = await CompileAsync(node, job.Request);
+
+        Assert.Equal(job.LocalObject, first.Object.ToArray());
+        Assert.Equal(first.Object.ToArray(), second.Object.ToArray());
+        Assert.Equal(2, node.Node.Counters.CompilesOk);
+        Assert.Equal(0, CacheCounters(node).Kiln.Hits);
+        Assert.Equal(0, CacheCounters(node).Kiln.Writes);
+        var actions = node.Node.Services.GetRequiredService<IActionCache>();
+        Assert.Null(await actions.GetAsync(CompileResultCache.Namespace, job.Key.Hex, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task AKnownKeyIsAnsweredBeforeAnyInputArrivesAndTheConnectionStaysUsable()
     {
         await using var node = await TestNode.StartAsync(plaintextLoopback: true);
