@@ -43,6 +43,8 @@ for tool in gcc ccache hyperfine wrk nginx curl jq python3; do
 done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-cache.XXXXXX")"
+# nginx's worker drops root privileges: it must be able to walk into the work directory.
+chmod 755 "$work"
 node_pid=""
 nginx_pid=""
 extra_pids=""
@@ -86,7 +88,7 @@ cd "$src"
 
 kiln_local=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-local" KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 kiln_remote=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
-ccache_local=(env CCACHE_DIR="$work/ccache-local" CCACHE_NOREMOTE_STORAGE=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
+ccache_local=(env CCACHE_DIR="$work/ccache-local" CCACHE_REMOTE_STORAGE= ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 ccache_remote=(env CCACHE_DIR="$work/ccache-remote" CCACHE_REMOTE_STORAGE="http://$http_endpoint/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 
 # Warm everything: two runs each (the first fills, the second records direct-mode manifests).

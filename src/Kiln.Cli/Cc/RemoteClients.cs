@@ -35,6 +35,7 @@ internal static class RemoteClients
         KnownHosts = new KnownHosts(Path.Combine(CcSettings.StateDirectoryFrom(variable), "known_hosts")),
         Notice = Console.Error.WriteLine,
         ClientCertificate = ClientCertificates.Load(variable),
+        SkipSystemCaBundle = true,
     };
 
     /// <summary>Handshakes with Kiln nodes on the same client (so a handshake's connection carries the job).</summary>

@@ -41,6 +41,16 @@ public sealed record KilnClientOptions
     /// <summary>The client certificate offered in the TLS handshake (the node maps its fingerprint to a role), or null.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 
+    /// <summary>
+    /// Keep the system's CA bundle out of this process's TLS handshakes (Linux). .NET builds a chain for
+    /// every server certificate and, to do so, parses every CA certificate the system has: about 100 ms
+    /// of CPU with OpenSSL 3, paid by each short-lived <c>kiln cc</c>. Nodes are trusted by fingerprint
+    /// only, so the bundle is never needed: with this set, the first handshake in the process sees
+    /// <c>SSL_CERT_FILE</c>/<c>SSL_CERT_DIR</c> pointing at nothing; they are put back after it.
+    /// Off for long-lived processes that may also speak HTTPS to CA-signed servers.
+    /// </summary>
+    public bool SkipSystemCaBundle { get; init; }
+
     /// <summary>Idle connections kept per node for reuse.</summary>
     public int MaxIdleConnectionsPerNode { get; init; } = 4;
 }
