@@ -30,29 +30,22 @@ public sealed class SqliteActionCache(FileContentStore store) : IActionCache
         lock (Store.Gate)
         {
             Store.ThrowIfDisposed();
-            index.Begin();
-            try
-            {
-                var entry = index.GetAction(ns, key);
-                ActionEntry? hit = null;
-                if (entry is not null && IsCompleteLocked(entry, out var bytes))
-                {
-                    hit = entry;
-                    index.Count(ns, hits: 1, misses: 0, puts: 0, bytesWritten: 0, bytesServed: bytes);
-                }
-                else
-                {
-                    index.Count(ns, hits: 0, misses: 1, puts: 0, bytesWritten: 0, bytesServed: 0);
-                }
 
-                index.Commit();
-                return ValueTask.FromResult(hit);
-            }
-            catch
+            // No transaction: the reads need none, and the access times and counts are deferred
+            // (StoreIndex), so a hit writes nothing to SQLite at once.
+            var entry = index.GetAction(ns, key);
+            ActionEntry? hit = null;
+            if (entry is not null && IsCompleteLocked(entry, out var bytes))
             {
-                index.Rollback();
-                throw;
+                hit = entry;
+                index.Count(ns, hits: 1, misses: 0, puts: 0, bytesWritten: 0, bytesServed: bytes);
             }
+            else
+            {
+                index.Count(ns, hits: 0, misses: 1, puts: 0, bytesWritten: 0, bytesServed: 0);
+            }
+
+            return ValueTask.FromResult(hit);
         }
     }
 

@@ -9,6 +9,12 @@ namespace Kiln.Core.Cas;
 /// cache entries, and per-namespace counters. Not thread-safe: the owning <see cref="FileContentStore"/>
 /// holds its gate around every call, so a check, a file rename and the row that records it are atomic
 /// with respect to eviction.
+/// Reads write nothing at once: a blob's new access time and a namespace's hit and miss counts wait
+/// in memory and go to SQLite together, at most every <see cref="FlushInterval"/> or
+/// <see cref="FlushBatch"/> changes, and always before anything reads them (eviction's LRU order,
+/// statistics, <see cref="LastAccess"/>) and at close. A write transaction per cache hit cost the node
+/// nine tenths of its small-blob GET rate (bench/cache.sh: 3,800 requests/s against nginx's 42,000).
+/// A crash loses at most that interval of access times and counts, never a blob or an entry.
 /// </summary>
 internal sealed class StoreIndex : IDisposable
 {
@@ -28,6 +34,16 @@ internal sealed class StoreIndex : IDisposable
     private readonly SqliteCommand _deleteAction;
     private readonly SqliteCommand _count;
     private long _lastStamp;
+
+    /// <summary>Longest that deferred access times and counts wait in memory.</summary>
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Deferred changes that force a flush.</summary>
+    public const int FlushBatch = 512;
+
+    private readonly Dictionary<Digest, long> _pendingTouches = [];
+    private readonly Dictionary<string, (long Hits, long Misses, long Puts, long BytesWritten, long BytesServed)> _pendingCounts = new(StringComparer.Ordinal);
+    private long _lastFlush;
 
     private StoreIndex(SqliteConnection db, TimeProvider time)
     {
@@ -153,16 +169,81 @@ internal sealed class StoreIndex : IDisposable
     /// </summary>
     public bool TouchBlob(Digest digest)
     {
-        _touchBlob.Parameters[0].Value = NextStamp();
-        _touchBlob.Parameters[1].Value = digest.HashBytes();
-        _touchBlob.Parameters[2].Value = digest.Size;
+        if (BlobSize(digest) != digest.Size)
+        {
+            return false;
+        }
+
+        _pendingTouches[digest] = NextStamp();
+        FlushIfDue();
+        return true;
+    }
+
+    /// <summary>Writes the deferred access times and counts when the interval or the batch size says so.</summary>
+    private void FlushIfDue()
+    {
+        if (_pendingTouches.Count + _pendingCounts.Count >= FlushBatch || _time.GetTimestamp() - _lastFlush >= FlushInterval.TotalSeconds * _time.TimestampFrequency)
+        {
+            FlushPending();
+        }
+    }
+
+    /// <summary>
+    /// Writes the deferred access times and counts now, in the open transaction or in one of their own.
+    /// Best effort on a full disk: what could not be written is dropped (an access time stays older,
+    /// a count lower), and reads keep working.
+    /// </summary>
+    public void FlushPending()
+    {
+        _lastFlush = _time.GetTimestamp();
+        if (_pendingTouches.Count == 0 && _pendingCounts.Count == 0)
+        {
+            return;
+        }
+
+        var own = SQLitePCL.raw.sqlite3_get_autocommit(_db.Handle) != 0;
         try
         {
-            return _touchBlob.ExecuteNonQuery() > 0;
+            if (own)
+            {
+                Execute(_db, "BEGIN IMMEDIATE");
+            }
+
+            foreach (var (digest, stamp) in _pendingTouches)
+            {
+                _touchBlob.Parameters[0].Value = stamp;
+                _touchBlob.Parameters[1].Value = digest.HashBytes();
+                _touchBlob.Parameters[2].Value = digest.Size;
+                _touchBlob.ExecuteNonQuery();
+            }
+
+            foreach (var (ns, c) in _pendingCounts)
+            {
+                _count.Parameters[0].Value = ns;
+                _count.Parameters[1].Value = c.Hits;
+                _count.Parameters[2].Value = c.Misses;
+                _count.Parameters[3].Value = c.Puts;
+                _count.Parameters[4].Value = c.BytesWritten;
+                _count.Parameters[5].Value = c.BytesServed;
+                _count.ExecuteNonQuery();
+            }
+
+            if (own)
+            {
+                Execute(_db, "COMMIT");
+            }
         }
         catch (SqliteException e) when (IsFull(e))
         {
-            return BlobSize(digest) == digest.Size;
+            if (own)
+            {
+                Rollback();
+            }
+        }
+        finally
+        {
+            _pendingTouches.Clear();
+            _pendingCounts.Clear();
         }
     }
 
@@ -180,6 +261,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Records a blob as stored and just used.</summary>
     public void InsertBlob(Digest digest)
     {
+        _pendingTouches.Remove(digest);
         _insertBlob.Parameters[0].Value = digest.HashBytes();
         _insertBlob.Parameters[1].Value = digest.Size;
         _insertBlob.Parameters[2].Value = NextStamp();
@@ -189,6 +271,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Forgets a blob.</summary>
     public void DeleteBlob(Digest digest)
     {
+        _pendingTouches.Remove(digest);
         _deleteBlob.Parameters[0].Value = digest.HashBytes();
         _deleteBlob.ExecuteNonQuery();
     }
@@ -196,6 +279,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>The <paramref name="limit"/> least recently used blobs, oldest first.</summary>
     public List<Digest> OldestBlobs(int limit)
     {
+        FlushPending();
         using var cmd = _db.CreateCommand();
         cmd.CommandText = "SELECT hash, size FROM blobs ORDER BY last_access LIMIT $n";
         cmd.Parameters.AddWithValue("$n", limit);
@@ -223,6 +307,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>The last access time of a blob, or null (for tests and diagnostics).</summary>
     public DateTimeOffset? LastAccess(Digest digest)
     {
+        FlushPending();
         using var cmd = _db.CreateCommand();
         cmd.CommandText = "SELECT last_access FROM blobs WHERE hash = $h";
         cmd.Parameters.AddWithValue("$h", digest.HashBytes());
@@ -313,24 +398,15 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Adds to a namespace's counters (best effort: skipped when the disk is full).</summary>
     public void Count(string ns, long hits, long misses, long puts, long bytesWritten, long bytesServed)
     {
-        _count.Parameters[0].Value = ns;
-        _count.Parameters[1].Value = hits;
-        _count.Parameters[2].Value = misses;
-        _count.Parameters[3].Value = puts;
-        _count.Parameters[4].Value = bytesWritten;
-        _count.Parameters[5].Value = bytesServed;
-        try
-        {
-            _count.ExecuteNonQuery();
-        }
-        catch (SqliteException e) when (IsFull(e))
-        {
-        }
+        var c = _pendingCounts.GetValueOrDefault(ns);
+        _pendingCounts[ns] = (c.Hits + hits, c.Misses + misses, c.Puts + puts, c.BytesWritten + bytesWritten, c.BytesServed + bytesServed);
+        FlushIfDue();
     }
 
     /// <summary>Every namespace's counters and entry count, ordered by namespace.</summary>
     public List<NamespaceStatistics> NamespaceCounters()
     {
+        FlushPending();
         using var cmd = _db.CreateCommand();
         cmd.CommandText = """
             SELECT n.ns, (SELECT COUNT(*) FROM actions a WHERE a.ns = n.ns), n.hits, n.misses, n.puts, n.bytes_written, n.bytes_served
@@ -418,6 +494,15 @@ internal sealed class StoreIndex : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        try
+        {
+            FlushPending();
+        }
+        catch (SqliteException)
+        {
+            // Closing anyway: only access times and counts were pending.
+        }
+
         _touchBlob.Dispose();
         _blobSize.Dispose();
         _insertBlob.Dispose();

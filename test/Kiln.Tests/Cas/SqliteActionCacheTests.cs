@@ -45,6 +45,34 @@ public sealed class SqliteActionCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task HitsWriteNothingAtOnceAndTheirCountsAndAccessTimesSurviveAClose()
+    {
+        var value = await PutAsync(_store, Bytes(9, 100));
+        Assert.True(await _cache.PutAsync("ccache", "hot", new ActionEntry(value, []), "test", CancellationToken.None));
+        _ = Counters("ccache"); // flushes what the put left pending
+        var wal = new FileInfo(Path.Combine(_dir.Path, "index.sqlite-wal"));
+        wal.Refresh();
+        var walBefore = wal.Exists ? wal.Length : 0;
+        var touchedBefore = _store.LastAccess(value);
+
+        // Well inside the flush interval and below the batch size: nothing reaches SQLite yet.
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.NotNull(await _cache.GetAsync("ccache", "hot", CancellationToken.None));
+        }
+
+        wal.Refresh();
+        Assert.Equal(walBefore, wal.Exists ? wal.Length : 0);
+
+        // Closing writes them: the reopened store has every hit and the newer access time.
+        _store.Dispose();
+        using var reopened = FileContentStore.Open(new ContentStoreOptions { Directory = _dir.Path, CapacityBytes = 20_000 });
+        var counters = Assert.Single(reopened.GetStatistics().Namespaces, n => n.Namespace == "ccache");
+        Assert.Equal((100L, 1L), (counters.Hits, counters.Puts));
+        Assert.True(reopened.LastAccess(value) > touchedBefore);
+    }
+
+    [Fact]
     public async Task AnAbsentKeyIsACountedMiss()
     {
         Assert.Null(await _cache.GetAsync("ccache", "nothing", CancellationToken.None));
