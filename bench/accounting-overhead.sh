@@ -64,13 +64,15 @@ start_node() {
     printf -v "${name}_http" '%s' "$(awk '$1 == "http" { sub("http://", "", $2); sub("/$", "", $2); print $2 }' "$log")"
 }
 
-start_node on
-start_node off --accounting off
+# Both nodes compile every job (--result-cache off) and kiln cc's local cache is off, so every run is a
+# compile that the accounting node records; otherwise the hash-first cache would answer the repeats.
+start_node on --result-cache off
+start_node off --accounting off --result-cache off
 say "accounting on: $on_kiln; accounting off: $off_kiln; $runs runs each"
 
 printf 'int tiny(int x) { return x * 3 + 1; }\n' > "$work/tiny.c"
 cd "$work"
-compile() { echo "env KILN_HOSTS=$1 KILN_FALLBACK=0 KILN_DIR=$work/state-$2 KILN_USER=bench $kiln cc gcc -O2 -c tiny.c -o tiny-$2.o"; }
+compile() { echo "env KILN_HOSTS=$1 KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_DIR=$work/state-$2 KILN_USER=bench $kiln cc gcc -O2 -c tiny.c -o tiny-$2.o"; }
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/hyperfine.json" --style basic \
     -n "accounting on" "$(compile "$on_kiln" on)" \
     -n "accounting off" "$(compile "$off_kiln" off)" \

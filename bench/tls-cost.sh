@@ -36,7 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$kiln" serve --data "$work/data" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback 2>"$work/serve.log" &
+# --result-cache off and KILN_CACHE_SIZE=0: every run is a compile on the node, not a cache hit.
+"$kiln" serve --data "$work/data" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off 2>"$work/serve.log" &
 node_pid=$!
 for _ in $(seq 1 600); do
     grep -q '^ready:' "$work/serve.log" && break
@@ -55,7 +56,7 @@ int checksum(const char *s) { int h = 0; for (size_t i = 0; i < strlen(s); i++) 
 int main(void) { printf("%d\n", checksum("kiln")); return 0; }
 C
 
-common="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_DIR=$work/client"
+common="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_DIR=$work/client"
 hyperfine --style basic --warmup 5 --runs "$runs" --export-json "$work/tls.json" \
     -n tls "$common KILN_HOSTS='$endpoint,fp=$fingerprint' $kiln cc gcc -O2 -c unit.c -o tls.o" \
     -n plaintext "$common KILN_HOSTS='$endpoint,plain' $kiln cc gcc -O2 -c unit.c -o plain.o" >&2
@@ -73,8 +74,9 @@ extra="$(python3 -c "print(f'{$tls_mean - $plain_mean:.1f}')")"
 section="$(cat <<MD
 ## TLS cost
 
-\`bench/tls-cost.sh --runs $runs\`, $(date -u +%Y-%m-%d): one \`kiln cc gcc -O2 -c\` of a small C file through
-one local node, TLS 1.3 (pinned certificate, full handshake per process) against loopback plaintext
+\`bench/tls-cost.sh --runs $runs\`, $(date -u +%Y-%m-%d): one \`kiln cc gcc -O2 -c\` of a small C file compiled on
+one local node (its result cache off, kiln cc's local cache off: every run is a remote compile),
+TLS 1.3 (pinned certificate, full handshake per process) against loopback plaintext
 (\`--plaintext-loopback\`, \`,plain\`), interleaved by hyperfine in the same run; objects identical.
 Machine: $(nproc) cores shared with other jobs (load $(cut -d' ' -f1-3 /proc/loadavg)): absolute times are noisy, the ratio less so.
 

@@ -79,15 +79,16 @@ start_node kilnnode
 stat_of() { curl -fsS --max-time 5 "http://$1/api/stats" | jq -r ".$2"; }
 
 declare -A seconds identical note
-# build NAME ENV...: a timed make -j of a fresh tree with CC set by the caller's environment words.
+# build NAME CC ENV...: a timed make -j of a fresh tree, CC given to make (uClibc-ng's Makefile sets
+# its own CC, so an environment variable would not reach it), ENV words for the environment.
 build() {
-    local name="$1" dir="$work/tree-$1" start status=0
-    shift
+    local name="$1" cc="$2" dir="$work/tree-$1" start status=0
+    shift 2
     rm -rf "$dir"
     workload_uclibc_fresh "$dir" >/dev/null || die "could not copy the uClibc-ng tree"
     say "$name: make -j$jobs"
     start="$(python3 -c 'import time; print(time.time())')"
-    setsid env -u MAKEFLAGS -u DISTCC_HOSTS -u KILN_HOSTS -u CCACHE_PREFIX "$@" make -C "$dir" -j"$jobs" \
+    setsid env -u MAKEFLAGS -u DISTCC_HOSTS -u KILN_HOSTS -u CCACHE_PREFIX "$@" make -C "$dir" -j"$jobs" "CC=$cc" \
         </dev/null >"$work/$name.log" 2>&1 &
     build_pid=$!
     wait "$build_pid" || status=$?
@@ -107,30 +108,32 @@ build() {
 }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-build gcc CC=gcc
+build gcc gcc
 
 # ccache: direct mode (its default), compression as shipped; stats from ccache --print-stats.
 cc_stats() { CCACHE_DIR="$1" ccache --print-stats | awk -v k="$2" '$1 == k { print $2 }'; }
 ccache_env=(CCACHE_DIR="$work/ccache-1" CCACHE_REMOTE_STORAGE="http://$ccachenode_http/ccache" CCACHE_BASEDIR="$work")
-build ccache-cold "${ccache_env[@]}" "CC=ccache gcc"
-build ccache-warm-local "${ccache_env[@]}" "CC=ccache gcc"
+build ccache-cold "ccache gcc" "${ccache_env[@]}"
+build ccache-warm-local "ccache gcc" "${ccache_env[@]}"
 note[ccache-warm-local]="$(cc_stats "$work/ccache-1" direct_cache_hit) direct + $(cc_stats "$work/ccache-1" preprocessed_cache_hit) preprocessed hits in all, $(cc_stats "$work/ccache-1" cache_miss) misses in all (both builds)"
-build ccache-warm-remote CCACHE_DIR="$work/ccache-2" CCACHE_REMOTE_STORAGE="http://$ccachenode_http/ccache" CCACHE_REMOTE_ONLY=1 CCACHE_BASEDIR="$work" "CC=ccache gcc"
+build ccache-warm-remote "ccache gcc" CCACHE_DIR="$work/ccache-2" CCACHE_REMOTE_STORAGE="http://$ccachenode_http/ccache" CCACHE_REMOTE_ONLY=1 CCACHE_BASEDIR="$work"
 note[ccache-warm-remote]="$(cc_stats "$work/ccache-2" remote_storage_hit) remote hits, $(cc_stats "$work/ccache-2" remote_storage_miss) remote misses"
 
 kiln_hosts="$kilnnode_kiln/$jobs,fp=$kilnnode_fp"
 compiled0="$(stat_of "$kilnnode_http" compilesOk)"
-build kiln-cold KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-1" KILN_BASEDIR="$work" "CC=$kiln cc gcc"
+build kiln-cold "$kiln cc gcc" KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-1" KILN_BASEDIR="$work"
 compiled1="$(stat_of "$kilnnode_http" compilesOk)"
 note[kiln-cold]="$((compiled1 - compiled0)) compiled on the node"
-build kiln-warm-local KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-1" KILN_BASEDIR="$work" "CC=$kiln cc gcc"
+build kiln-warm-local "$kiln cc gcc" KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-1" KILN_BASEDIR="$work"
 compiled2="$(stat_of "$kilnnode_http" compilesOk)"
 note[kiln-warm-local]="$((compiled2 - compiled1)) compiled on the node; the rest local-cache hits"
 jobs_before="$(stat_of "$kilnnode_http" kilnJobs)"
-build kiln-warm-node KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-2" KILN_BASEDIR="$work" "CC=$kiln cc gcc"
+build kiln-warm-node "$kiln cc gcc" KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-2" KILN_BASEDIR="$work"
 compiled3="$(stat_of "$kilnnode_http" compilesOk)"
 note[kiln-warm-node]="$(($(stat_of "$kilnnode_http" kilnJobs) - jobs_before)) jobs answered by the node, $((compiled3 - compiled2)) compiled"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$((compiled1 - compiled0))" -gt 0 ] || die "kiln cc compiled nothing on the node in the cold build: it did not reach the compiles"
+[ "$(cc_stats "$work/ccache-1" cache_miss)" -gt 0 ] || die "ccache recorded no misses in the cold build: it did not reach the compiles"
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 report="$(cat <<MD

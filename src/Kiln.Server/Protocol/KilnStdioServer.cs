@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
+using Kiln.Core.Security;
 using Kiln.Server.Compile;
 using Kiln.Server.Hosting;
+using Kiln.Server.Security;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kiln.Server.Protocol;
@@ -25,7 +27,13 @@ public static class KilnStdioServer
         var sshClient = Environment.GetEnvironmentVariable("SSH_CLIENT");
         var peer = string.IsNullOrEmpty(sshClient) ? "stdio" : "ssh:" + sshClient.Split(' ')[0];
         var transport = new StdioPipe(PipeReader.Create(input), PipeWriter.Create(output));
-        var session = new KilnSession(executor, options.KilnProtocol, options.NodeName, NullLogger.Instance, transport, peer);
+
+        // OpenSSH authenticated the user and runs this process as them: they are who the jobs are for,
+        // and every job and refusal goes to DATA/audit.jsonl as the network listener's do.
+        using var audit = new AuditLog(options, NullLogger<AuditLog>.Instance);
+        var user = Environment.UserName;
+        var access = KilnSessionAccess.Trusted(new Identity("ssh", "ssh:" + user, Role.Execute), audit, "ssh", peer);
+        var session = new KilnSession(executor, options.KilnProtocol, options.NodeName, NullLogger.Instance, transport, peer, cache: null, access);
         await session.RunAsync(cancellationToken).ConfigureAwait(false);
         await transport.Output.CompleteAsync().ConfigureAwait(false);
         await transport.Input.CompleteAsync().ConfigureAwait(false);

@@ -51,6 +51,13 @@ public sealed class SshModeTests
             Assert.Single(Directory.GetFileSystemEntries(work.Combine("kd", "ssh")));
             Assert.Equal(1, sshd.AcceptedConnections);
             Assert.Equal(2, sshd.Log.Split('\n').Count(l => l.Contains("Starting session: command", StringComparison.Ordinal)));
+
+            // The far end audits as a node does: both jobs, by the ssh user, from the ssh client's address.
+            var audit = await File.ReadAllLinesAsync(Path.Combine(sshd.RemoteDataDirectory, "kiln", "audit.jsonl"));
+            var jobs = audit.Where(l => l.Contains("\"listener\":\"ssh\"", StringComparison.Ordinal) && l.Contains("\"action\":\"job\"", StringComparison.Ordinal)).ToList();
+            Assert.True(jobs.Count == 2, $"expected two ssh job events in the audit log:\n{string.Join('\n', audit)}");
+            Assert.All(jobs, l => Assert.Contains("hello.c", l, StringComparison.Ordinal));
+            Assert.All(jobs, l => Assert.Contains("ssh:", l, StringComparison.Ordinal));
         }
         finally
         {
