@@ -6,9 +6,9 @@ namespace Kiln.Simulation.Policies;
 /// <summary>
 /// Kiln's policy as issue 6 specifies it. Nodes advertise free slots (slots less running jobs less the
 /// owner's processes) every 2 s; an advertisement older than 6 s is not trusted. The client takes two
-/// random nodes among those it may use and sends to the one whose load per slot, once the job is
-/// added, is lower: (slots - free + 1) / slots. The node answers BUSY when it has no free slot, or when the user already has its fair share of
-/// the node and the rest is needed by other users active there (running, or refused in the last 5 s). After three
+/// random nodes among those it may use and sends to the one advertising more free slots. The node
+/// answers BUSY when it has no free slot, or when the user already has its fair share of the node and
+/// the rest is needed by other users active there (running, or refused in the last 5 s). After three
 /// BUSY replies in a row the client waits 50 ms, doubling to 1 s, with jitter. Only failures back a
 /// node off for that client: 10 s, doubling to 5 minutes. A node that hangs mid-job is noticed when its
 /// keepalives stop (every 5 s, given up after 15 s: the design's figure, the current kiln cc waits 10
@@ -188,12 +188,9 @@ internal sealed class KilnPlacement : Placement
         {
             return first.Spec.Speed >= second.Spec.Speed ? first : second;
         }
-        // As kiln cc scores: the load per slot once this job is added, (slots - free + 1) / slots; lower wins.
-        var firstLoad = (RunLimit(first.Spec) - first.AdvertisedFree + 1) / (double)Math.Max(1, RunLimit(first.Spec));
-        var secondLoad = (RunLimit(second.Spec) - second.AdvertisedFree + 1) / (double)Math.Max(1, RunLimit(second.Spec));
-        if (firstLoad != secondLoad)
+        if (first.AdvertisedFree != second.AdvertisedFree)
         {
-            return firstLoad < secondLoad ? first : second;
+            return first.AdvertisedFree > second.AdvertisedFree ? first : second;
         }
         return Sim.Random.Next(2) == 0 ? first : second;
     }

@@ -179,21 +179,21 @@ internal sealed partial class CompileDriver
         list.Hosts.FirstOrDefault(h => h.Kind == HostKind.Local)?.Limit ?? HostListParser.DefaultLocalLimit;
 
     /// <summary>
-    /// How much a host is worth choosing (higher is better): minus the node's load per slot once this
-    /// job is added (<see cref="NodeFacts.LoadAfterOne"/>, from a WELCOME at most half a minute old;
-    /// else 1, a half-busy node). By free-slot counts a 2-slot node with both slots free always beats
-    /// a 1-slot node with its one free and the small node starves (CI measured 2.6 times fewer jobs per
-    /// slot); by free shares the 1-slot node wins too often (1.6 times more). Localhost scores 0, above
-    /// any remote node: local slots are free work, and this user's locks already cap them.
+    /// How much a host is worth choosing: the share of its slots its node advertised free last (at most
+    /// half a minute ago), else one half. Shares, not counts: by counts a 2-slot node with both free beats
+    /// a 1-slot node with its one free every time, and the small node starves (measured: 2.6 times fewer
+    /// jobs per slot in the shared-cluster test; (slots - free + 1) / slots starved it too, 2.76 times,
+    /// and shares fed it 1.6 times more: docs/scheduling.md). Localhost scores as a wholly free node: local slots
+    /// are free work, and this user's locks already cap them.
     /// </summary>
     private double Score(HostSpec host)
     {
         if (host.Kind == HostKind.Local)
         {
-            return 0;
+            return 1.0;
         }
 
-        return -(NodeFacts.Read(_settings.StateDirectory, host, TimeSpan.FromSeconds(30))?.LoadAfterOne ?? 1.0);
+        return NodeFacts.Read(_settings.StateDirectory, host, TimeSpan.FromSeconds(30))?.FreeShare ?? 0.5;
     }
 
     /// <summary>Keeps what the node's WELCOME on this compile's connection said (its free slots above all) for the next compiles.</summary>

@@ -8,7 +8,7 @@ namespace Kiln.Cli.Cc;
 /// them: slot N of a host is the lock on the file <c>lock/cpu_KIND_HOST_PORT_N</c> under KILN_DIR.
 /// Unlike distcc, which fills slot 0 of every host in list order before slot 1 of any, a compile
 /// chooses by the power of two random choices: it takes a free slot (a random one of the host's) on
-/// two random hosts and keeps the one whose node will be less loaded per slot with this job added, so load spreads by the
+/// two random hosts and keeps the one whose node advertised the larger share of its slots free, so load spreads by the
 /// nodes' own view of their work, including other users' jobs that this user's locks cannot see.
 /// </summary>
 internal sealed class HostSlots

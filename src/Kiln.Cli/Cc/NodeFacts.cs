@@ -31,13 +31,11 @@ internal sealed class NodeFacts
     public int? Slots => Attributes.TryGetValue("slots", out var s) && int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
     /// <summary>
-    /// The node's load per slot once one more job is added, as last seen: (slots − free + 1) / slots,
-    /// or null when either figure is unknown. The lower of two wins. Dividing by slots spreads jobs in
-    /// proportion to slots; the +1 weighs what the new job does to a node: a 2-slot node with one slot
-    /// free (load 1 after) ties with a 1-slot node with its slot free (also 1), and both lose to a
-    /// 2-slot node with both free (½).
+    /// The share of its slots the node had free when last seen (0 to 1), or null when either figure is
+    /// unknown. Comparing shares rather than counts spreads jobs in proportion to slots: a 1-slot node
+    /// with its slot free is as good a choice as an 8-slot node with all eight free.
     /// </summary>
-    public double? LoadAfterOne => Free is { } free && Slots is { } slots && slots > 0 ? (slots - Math.Clamp(free, 0, slots) + 1) / (double)slots : null;
+    public double? FreeShare => Free is { } free && Slots is { } slots && slots > 0 ? Math.Clamp(free / (double)slots, 0, 1) : null;
 
     /// <summary>The file of one host's facts.</summary>
     public static string PathFor(string stateDirectory, HostSpec host) =>

@@ -155,7 +155,10 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         Assert.Equal(node.Node.Counters.KilnJobs, records.Count);
         Assert.Equal(node.Node.Counters.CompilesOk, records.Count(r => r.ExitCode == 0));
         AccountingApi.AssertTotalsEqualRecords(final.Totals, records, "node");
-        Assert.True(records.Sum(r => r.CpuMs) > 10_000, $"the build's compiles used only {records.Sum(r => r.CpuMs)} ms of CPU?");
+        // CPU time comes from getrusage(RUSAGE_CHILDREN), which is per process: in this test host other
+        // tests' in-process nodes run compiles at the same time and take part of the charges (in a real
+        // node, one per process, the charges add up exactly). So only "CPU is recorded" is asserted here.
+        Assert.True(records.Sum(r => r.CpuMs) > 0, "no compile was charged any CPU time");
 
         // The collector holds the same records and its totals for the node equal them too.
         await Wait.UntilAsync(() => AccountingApi.SummaryAsync(http, api).GetAwaiter().GetResult().Pushed == records.Count,
