@@ -25,7 +25,8 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
 {
     /// <summary>
     /// Chain building for a pinned node: custom trust with no roots (nodes are self-signed and trusted
-    /// by fingerprint), no revocation checks, no downloads. The system CA bundle is never read.
+    /// by fingerprint), no revocation checks, no downloads. This alone does not stop .NET loading the
+    /// system CA bundle (strace still showed the reads); <see cref="SystemCaBundle"/> does that.
     /// </summary>
     private static readonly X509ChainPolicy s_pinOnlyChainPolicy = new()
     {
@@ -208,9 +209,9 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 EnabledSslProtocols = SslProtocols.Tls13,
                 RemoteCertificateValidationCallback = pin.Check,
                 ClientCertificates = _options.ClientCertificate is { } certificate ? [certificate] : null,
-                // The node is trusted by its pinned fingerprint alone (KilnServerPin), never by a CA. An
-                // empty custom root store keeps the chain builder from loading the system's CA bundle,
-                // which cost every kiln cc process about 100 ms of CPU (KILN_TRACE, 2026-11-22).
+                // The node is trusted by its pinned fingerprint alone (KilnServerPin), never by a CA, so the
+                // chain is built against no roots. The ~100 ms CA-bundle load per kiln cc is avoided by
+                // SystemCaBundle above, not by this policy.
                 CertificateChainPolicy = s_pinOnlyChainPolicy,
             }, timeout.Token).ConfigureAwait(false);
         }
