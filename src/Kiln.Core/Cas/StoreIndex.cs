@@ -41,6 +41,12 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Deferred changes that force a flush.</summary>
     public const int FlushBatch = 512;
 
+    /// <summary>The most rows each read cache (<see cref="Remember"/>) holds.</summary>
+    private const int ReadCacheLimit = 65_536;
+
+    private readonly Dictionary<Digest, long> _knownSizes = [];
+    private readonly Dictionary<(string Ns, string Key), ActionEntry> _knownActions = [];
+
     private readonly Dictionary<Digest, long> _pendingTouches = [];
     private readonly Dictionary<string, (long Hits, long Misses, long Puts, long BytesWritten, long BytesServed)> _pendingCounts = new(StringComparer.Ordinal);
     private long _lastFlush;
@@ -253,14 +259,42 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>The recorded size of the blob with this hash, or -1.</summary>
     public long BlobSize(Digest digest)
     {
+        if (_knownSizes.TryGetValue(digest, out var known))
+        {
+            return known;
+        }
+
         _blobSize.Parameters[0].Value = digest.HashBytes();
-        var size = _blobSize.ExecuteScalar();
-        return size is long s ? s : -1;
+        var size = _blobSize.ExecuteScalar() is long s ? s : -1;
+        if (size >= 0)
+        {
+            Remember(_knownSizes, digest, size);
+        }
+
+        return size;
+    }
+
+    /// <summary>
+    /// Adds to one of the read caches, emptying it first when full: a cache GET then asks SQLite
+    /// nothing (each query cost about a tenth of a small GET's CPU, perf, docs/benchmarks.md).
+    /// The caches hold only what SQLite said, are changed with every write of the same row and are
+    /// emptied by a rollback, so they never say more than the database.
+    /// </summary>
+    private static void Remember<TKey, TValue>(Dictionary<TKey, TValue> cache, TKey key, TValue value)
+        where TKey : notnull
+    {
+        if (cache.Count >= ReadCacheLimit)
+        {
+            cache.Clear();
+        }
+
+        cache[key] = value;
     }
 
     /// <summary>Records a blob as stored and just used.</summary>
     public void InsertBlob(Digest digest)
     {
+        _knownSizes.Remove(digest);
         _pendingTouches.Remove(digest);
         _insertBlob.Parameters[0].Value = digest.HashBytes();
         _insertBlob.Parameters[1].Value = digest.Size;
@@ -271,6 +305,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Forgets a blob.</summary>
     public void DeleteBlob(Digest digest)
     {
+        _knownSizes.Remove(digest);
         _pendingTouches.Remove(digest);
         _deleteBlob.Parameters[0].Value = digest.HashBytes();
         _deleteBlob.ExecuteNonQuery();
@@ -346,6 +381,9 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Abandons the transaction <see cref="Begin"/> started, if one is open.</summary>
     public void Rollback()
     {
+        // The caches may hold what the abandoned transaction read of its own writes.
+        _knownSizes.Clear();
+        _knownActions.Clear();
         if (SQLitePCL.raw.sqlite3_get_autocommit(_db.Handle) == 0)
         {
             Execute(_db, "ROLLBACK");
@@ -355,6 +393,11 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Reads an action entry, or null.</summary>
     public ActionEntry? GetAction(string ns, string key)
     {
+        if (_knownActions.TryGetValue((ns, key), out var known))
+        {
+            return known;
+        }
+
         _getAction.Parameters[0].Value = ns;
         _getAction.Parameters[1].Value = key;
         using var reader = _getAction.ExecuteReader();
@@ -365,17 +408,20 @@ internal sealed class StoreIndex : IDisposable
 
         var value = Digest.FromHash((byte[])reader.GetValue(0), reader.GetInt64(1));
         var refs = DecodeReferences((byte[])reader.GetValue(2));
-        return new ActionEntry(value, refs)
+        var entry = new ActionEntry(value, refs)
         {
             Writer = reader.GetString(3),
             Written = FromStamp(reader.GetInt64(4)),
         };
+        Remember(_knownActions, (ns, key), entry);
+        return entry;
     }
 
     /// <summary>Stores or replaces an action entry; returns the stamp it was written with.</summary>
     public long PutAction(string ns, string key, ActionEntry entry, string writer)
     {
         var stamp = NextStamp();
+        _knownActions.Remove((ns, key));
         _putAction.Parameters[0].Value = ns;
         _putAction.Parameters[1].Value = key;
         _putAction.Parameters[2].Value = entry.Value.HashBytes();
@@ -390,6 +436,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>Removes an action entry; true when there was one.</summary>
     public bool DeleteAction(string ns, string key)
     {
+        _knownActions.Remove((ns, key));
         _deleteAction.Parameters[0].Value = ns;
         _deleteAction.Parameters[1].Value = key;
         return _deleteAction.ExecuteNonQuery() > 0;

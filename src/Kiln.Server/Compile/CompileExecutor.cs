@@ -287,16 +287,18 @@ public sealed partial class CompileExecutor
             }
         }
 
-        using var process = new Process { StartInfo = info };
         live?.Started();
+        Process process;
         try
         {
-            process.Start();
+            process = await _sandbox.StartAsync(info).ConfigureAwait(false);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
             return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.NodeFailure, $"could not start {compiler}: {e.Message}"));
         }
+
+        using var started = process;
 
         process.StandardInput.Close();
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -138,6 +138,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
 
         var argv = await ReadArgumentsAsync(reader, cancellationToken).ConfigureAwait(false);
         CompileResult result;
+        Task<bool>? storing = null;
         if (version == 3)
         {
             var files = await ReadFilesAsync(reader, cancellationToken).ConfigureAwait(false);
@@ -159,8 +160,25 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
             var source = await reader.ReadBodyAsync("DOTI", length, compressed, DistccLimits.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
             requestComplete.Value = true;
             Counters.CountJob("distcc");
-            result = await RunPreprocessedAsync(client, argv, source, cancellationToken).ConfigureAwait(false);
+            (result, storing) = await RunPreprocessedAsync(client, argv, source, cancellationToken).ConfigureAwait(false);
         }
+
+        try
+        {
+            await ReplyAsync(client, writer, version, argv, result, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The result is stored beside the answer; the connection ends only when it is.
+            if (storing is not null)
+            {
+                await storing.ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ReplyAsync(string client, DistccWriter writer, uint version, List<string> argv, CompileResult result, CancellationToken cancellationToken)
+    {
 
         if (result.Refusal == RefusalKind.Busy && !result.Ran)
         {
@@ -192,7 +210,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         await WriteReplyAsync(writer, version, outcome, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<CompileResult> RunPreprocessedAsync(string client, List<string> argv, byte[] source, CancellationToken cancellationToken)
+    private async Task<(CompileResult Result, Task<bool>? Storing)> RunPreprocessedAsync(string client, List<string> argv, byte[] source, CancellationToken cancellationToken)
     {
         // The same scan distccd runs on the server side: a job the client should have kept local is refused.
         var command = CompileCommand.Parse(argv[0], argv.GetRange(1, argv.Count - 1));
@@ -200,7 +218,7 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         {
             Counters.CountRefused();
             _executor.Ledger.Refused(client, "distcc", argv[0], command.Source, source.Length, "NotDistributable");
-            return CompileResult.Refused(RefusalKind.ArgumentRefused, $"not a distributable compile: {command.LocalReason}");
+            return (CompileResult.Refused(RefusalKind.ArgumentRefused, $"not a distributable compile: {command.LocalReason}"), null);
         }
 
         var job = new CompileJob
@@ -219,16 +237,12 @@ public sealed partial class DistccConnectionHandler : ConnectionHandler
         var key = _cache?.KeyOf(job.Compiler, job.Arguments, job.Language, Digest.FromBytes(source), job.Locale);
         if (key is { } k && await _cache!.LookupAsync(k, new ResultConsumer("distcc", client, client, null), cancellationToken).ConfigureAwait(false) is { } hit)
         {
-            return CompileResult.Of(hit);
+            return (CompileResult.Of(hit), null);
         }
 
         var result = await _executor.ExecuteAsync(job, cancellationToken).ConfigureAwait(false);
-        if (key is { } stored && result.Outcome is { } outcome)
-        {
-            await _cache!.StoreAsync(stored, outcome, "distcc", client, cancellationToken).ConfigureAwait(false);
-        }
-
-        return result;
+        var storing = key is { } stored && result.Outcome is { } outcome ? _cache!.BeginStore(stored, outcome, "distcc", client) : null;
+        return (result, storing);
     }
 
     private static async Task<List<string>> ReadArgumentsAsync(DistccReader reader, CancellationToken cancellationToken)

@@ -407,15 +407,23 @@ public sealed partial class KilnSession
             PhaseTrace.Mark("node", _jobCount, "executed", _jobStarted);
             if (result.Outcome is { } outcome)
             {
-                if (own is { } key)
+                // Stored beside the answer, not before it; a lookup of the key waits for the store.
+                var storing = own is { } key ? _cache!.BeginStore(key, outcome, "kiln", _client) : null;
+                try
                 {
-                    // Stored before the answer goes out, so whoever asks next after this client finds it.
-                    await _cache!.StoreAsync(key, outcome, "kiln", _client, cancellationToken).ConfigureAwait(false);
+                    AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
+                    await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
+                    PhaseTrace.Mark("node", _jobCount, "replied", _jobStarted);
+                }
+                finally
+                {
+                    if (storing is not null)
+                    {
+                        await storing.ConfigureAwait(false);
+                        PhaseTrace.Mark("node", _jobCount, "stored", _jobStarted);
+                    }
                 }
 
-                AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
-                await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
-                PhaseTrace.Mark("node", _jobCount, "replied", _jobStarted);
                 return;
             }
 

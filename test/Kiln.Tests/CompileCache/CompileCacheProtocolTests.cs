@@ -89,7 +89,9 @@ public sealed class CompileCacheProtocolTests : IDisposable
         Assert.Contains("unused variable", System.Text.Encoding.UTF8.GetString(first.Stderr.Span));
         Assert.Equal(1, node.Node.Counters.CompilesOk);
 
-        // The entry is under the key the client computed, because the node computed the same one.
+        // The entry is under the key the client computed, because the node computed the same one
+        // (stored beside the answer: the node's own lookups wait for it, a direct read must too).
+        await StoredAsync(node);
         var actions = node.Node.Services.GetRequiredService<IActionCache>();
         Assert.NotNull(await actions.GetAsync(CompileResultCache.Namespace, job.Key.Hex, CancellationToken.None));
 
@@ -164,6 +166,7 @@ public sealed class CompileCacheProtocolTests : IDisposable
         // The liar names the honest job's key but sends other.c's input (with its true digest).
         var lie = await CompileAsync(node, other.Request with { ActionKey = honest.Key });
         Assert.Equal(other.LocalObject, lie.Object.ToArray());
+        await StoredAsync(node);
         var actions = node.Node.Services.GetRequiredService<IActionCache>();
         Assert.Null(await actions.GetAsync(CompileResultCache.Namespace, honest.Key.Hex, CancellationToken.None));
         Assert.NotNull(await actions.GetAsync(CompileResultCache.Namespace, other.Key.Hex, CancellationToken.None));
@@ -180,6 +183,7 @@ public sealed class CompileCacheProtocolTests : IDisposable
         // question's answer. Nothing it sends changes what is stored.
         var entryBefore = await actions.GetAsync(CompileResultCache.Namespace, honest.Key.Hex, CancellationToken.None);
         _ = await CompileAsync(node, honest.Request with { ActionKey = other.Key });
+        await StoredAsync(node);
         var entryAfter = await actions.GetAsync(CompileResultCache.Namespace, honest.Key.Hex, CancellationToken.None);
         Assert.Equal(entryBefore!.Value, entryAfter!.Value);
         Assert.Equal(2, node.Node.Counters.CompilesOk);
@@ -208,6 +212,8 @@ public sealed class CompileCacheProtocolTests : IDisposable
         Assert.Equal(2, node.Node.Counters.CompilesFailed);
         Assert.Equal(0, CacheCounters(node).Kiln.Writes);
     }
+
+    private static Task StoredAsync(TestNode node) => node.Node.Services.GetRequiredService<CompileResultCache>().WhenStoredAsync();
 
     private static byte[] JobFrame(RemoteCompileRequest request, ActionKey key)
     {
