@@ -69,13 +69,16 @@ internal sealed partial class CompileDriver
         }
 
         // The local cache answers first (direct mode without the preprocessor, then by ActionKey).
+        PhaseTrace.Mark("cc", "parsed");
         var local = await LookUpLocallyAsync(command, compilerPath, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("cc", "local-cache");
         if (local.ExitCode is { } answered)
         {
             return answered;
         }
 
         var (hosts, reason) = await UsableHostsAsync(list, command, compilerPath, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("cc", "hosts");
         var random = new Random(_settings.Seed);
         var deadline = Deadline();
         var busy = new List<HostSpec>();
@@ -367,6 +370,7 @@ internal sealed partial class CompileDriver
         }
 
         Verbose($"kiln: {command.Source} compiled on {where}{(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
+        PhaseTrace.Mark("cc", "stored-locally");
         _decisions.Remote(command.Source, host.Display, outcome.ExitCode);
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, cpp.Stderr);
@@ -514,6 +518,7 @@ internal sealed partial class CompileDriver
         }
 
         var platform = PlatformProbe.Probe(compilerPath, command.Arguments, _settings.StateDirectory);
+        PhaseTrace.Mark("cc", "platform");
         var facts = new Dictionary<HostSpec, NodeFacts?>();
         var unknown = new List<HostSpec>();
         foreach (var host in hosts.Where(h => h.Kind != HostKind.Local))

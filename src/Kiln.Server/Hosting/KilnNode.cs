@@ -64,7 +64,15 @@ public sealed class KilnNode : IAsyncDisposable
         var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executor.CompilerDirectories, cancellationToken).ConfigureAwait(false);
         options.KilnProtocol.WelcomeAttributes = Discovery.NodeAdvertisement.WelcomeAttributes(options.NodeName, compilers, options.Tags);
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration file is watched, and the content root is the program's own directory: by
+        // default the host watches the current directory, recursively, for appsettings.json changes,
+        // so a node started inside a build tree read an inotify event for every file the build wrote
+        // (about a sixth of the node's own CPU per compile in perf, docs/benchmarks.md).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         if (logging is not null)
         {
