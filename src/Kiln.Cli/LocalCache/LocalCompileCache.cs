@@ -357,6 +357,14 @@ internal sealed class LocalCompileCache
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            if (stream.Length <= Digest.ManagedHashLimit)
+            {
+                // Headers are small: read whole and hashed without OpenSSL (Digest.Sha256).
+                var whole = new byte[stream.Length];
+                stream.ReadExactly(whole);
+                return stream.ReadByte() < 0 ? Digest.FromBytes(whole) : null;
+            }
+
             using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var buffer = new byte[1 << 16];
             long total = 0;
@@ -397,7 +405,7 @@ internal sealed class LocalCompileCache
 
         var content = bytes.AsSpan(0, bytes.Length - SHA256.HashSizeInBytes);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(content, hash);
+        Digest.Sha256(content, hash);
         if (!hash.SequenceEqual(bytes.AsSpan(content.Length)))
         {
             return null;
@@ -419,7 +427,7 @@ internal sealed class LocalCompileCache
     {
         body.TryGetBuffer(out var segment);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(segment, hash);
+        Digest.Sha256(segment, hash);
         body.Write(hash);
         body.TryGetBuffer(out segment);
         var temporary = path + "." + Environment.ProcessId + "." + Environment.TickCount64 + ".tmp";

@@ -42,7 +42,7 @@ public readonly struct ActionKey : IEquatable<ActionKey>
     public static ActionKey FromEncoding(ReadOnlySpan<byte> encoding)
     {
         Span<byte> hash = stackalloc byte[Length];
-        System.Security.Cryptography.SHA256.HashData(encoding, hash);
+        Digest.Sha256(encoding, hash);
         return new ActionKey(hash);
     }
 

@@ -50,12 +50,23 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>
     /// hundred KiB (measured here, docs/benchmarks.md, overhead-analysis), which covers a preprocessed
     /// C file.
     /// </summary>
-    internal const int ManagedHashLimit = 256 * 1024;
+    public const int ManagedHashLimit = 256 * 1024;
 
     /// <summary>Hashes bytes held in memory.</summary>
     public static Digest FromBytes(ReadOnlySpan<byte> data)
     {
         Span<byte> hash = stackalloc byte[HashLength];
+        Sha256(data, hash);
+        return new Digest(hash, data.Length);
+    }
+
+    /// <summary>
+    /// The SHA-256 of <paramref name="data"/> into <paramref name="hash"/> (32 bytes): in managed code
+    /// up to <see cref="ManagedHashLimit"/>, so a short-lived <c>kiln cc</c> that hashes only small
+    /// things never loads OpenSSL (about 4 ms of CPU to bind and configure), through OpenSSL beyond.
+    /// </summary>
+    public static void Sha256(ReadOnlySpan<byte> data, Span<byte> hash)
+    {
         if (data.Length <= ManagedHashLimit)
         {
             ManagedSha256.Hash(data, hash);
@@ -64,8 +75,14 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>
         {
             SHA256.HashData(data, hash);
         }
+    }
 
-        return new Digest(hash, data.Length);
+    /// <summary>The SHA-256 of <paramref name="data"/> as 64 lowercase hex characters (see <see cref="Sha256"/>).</summary>
+    public static string Sha256Hex(ReadOnlySpan<byte> data)
+    {
+        Span<byte> hash = stackalloc byte[HashLength];
+        Sha256(data, hash);
+        return Convert.ToHexStringLower(hash);
     }
 
     /// <summary>Hashes a stream to its end without loading it whole.</summary>
