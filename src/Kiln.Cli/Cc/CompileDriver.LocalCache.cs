@@ -45,6 +45,7 @@ internal sealed partial class CompileDriver
         {
             cache.Count("direct-hit");
             Verbose($"kiln: {command.Source} from the local cache (direct mode)");
+            _decisions.Hit(command.Source, "the local cache", "direct mode: the headers' digests matched, no preprocessor ran");
             Write(_console.Stdout, direct.Stdout);
             Write(_console.Stderr, direct.Stderr);
             return LocalLookup.None with { ExitCode = 0 };
@@ -66,6 +67,7 @@ internal sealed partial class CompileDriver
             cache.Count("preprocessed-hit");
             RecordManifest(command, lookup);
             Verbose($"kiln: {command.Source} from the local cache");
+            _decisions.Hit(command.Source, "the local cache", "the preprocessed input's ActionKey");
             Write(_console.Stdout, hit.Stdout);
             Write(_console.Stderr, cpp.Stderr);
             Write(_console.Stderr, hit.Stderr);

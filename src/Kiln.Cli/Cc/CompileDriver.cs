@@ -139,7 +139,7 @@ internal sealed partial class CompileDriver
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
                 var where = raced ? $"localhost (raced against {host.Display}, which had not answered after {_settings.RaceAfter.TotalSeconds:0.#} s)" : $"{host.Display} (slot {lease.Slot})";
-                return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, cancellationToken)
+                return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, reply.FromCache && !raced, cancellationToken)
                     .ConfigureAwait(false);
             }
 
@@ -332,7 +332,7 @@ internal sealed partial class CompileDriver
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, string where, CompilerRun cpp,
-        CompileOutcome outcome, LocalLookup local, CancellationToken cancellationToken)
+        CompileOutcome outcome, LocalLookup local, bool fromCache, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
         {
@@ -369,9 +369,18 @@ internal sealed partial class CompileDriver
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr);
         }
 
-        Verbose($"kiln: {command.Source} compiled on {where}{(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
         PhaseTrace.Mark("cc", "stored-locally");
-        _decisions.Remote(command.Source, host.Display, outcome.ExitCode);
+        if (fromCache)
+        {
+            // HELLO names no trust policy, so the node's default one (kiln serve --trust-k) let it serve the hit.
+            Verbose($"kiln: {command.Source} from the result cache of {where}");
+            _decisions.Hit(command.Source, host.Display, "the node's result cache, under the node's default trust policy");
+        }
+        else
+        {
+            Verbose($"kiln: {command.Source} compiled on {where}{(outcome.ExitCode == 0 ? "" : $", exit {outcome.ExitCode}")}");
+            _decisions.Remote(command.Source, host.Display, outcome.ExitCode);
+        }
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, cpp.Stderr);
         Write(_console.Stderr, outcome.Stderr);

@@ -15,4 +15,10 @@ public enum KilnCapabilities : uint
 
     /// <summary>Server: looks jobs up by ActionKey and may answer RESULT before the input is complete.</summary>
     ResultCache = 1u << 1,
+
+    /// <summary>
+    /// Client: understands <see cref="KilnFrameFlags.FromCache"/> on RESULT. A node sets that flag only
+    /// for clients whose HELLO has this bit, so older clients never see a flag they would refuse.
+    /// </summary>
+    ResultOrigin = 1u << 2,
 }

@@ -48,7 +48,12 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
             return false;
         }
 
-        var allowedFlags = type == KilnFrameType.Input ? KilnFrameFlags.Last : KilnFrameFlags.None;
+        var allowedFlags = type switch
+        {
+            KilnFrameType.Input => KilnFrameFlags.Last,
+            KilnFrameType.Result => KilnFrameFlags.FromCache,
+            _ => KilnFrameFlags.None,
+        };
         if ((flags & ~allowedFlags) != 0)
         {
             error = new KilnError(KilnErrorCode.MalformedFrame, $"{Name(type)} frame has unknown flags 0x{source[1]:x2}");

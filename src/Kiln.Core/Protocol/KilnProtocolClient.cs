@@ -69,11 +69,11 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         try
         {
             connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
-            var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.None, _options.Token, _options.ClientName);
+            var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
             var frame = new byte[hello.FrameLength];
             hello.WriteFrame(frame);
             await connection.Stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
-            var (type, payload) = await ReadFrameAsync(connection, timeout.Token).ConfigureAwait(false);
+            var (type, _, payload) = await ReadFrameAsync(connection, timeout.Token).ConfigureAwait(false);
             if (type != KilnFrameType.Welcome || !KilnWelcome.TryParse(payload, out var welcome, out _)
                 || welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
             {
@@ -315,7 +315,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
     {
         var chunkSize = Math.Clamp(_options.ChunkSize, 1, KilnProtocol.MaxInputChunk);
         var chunks = input.Length == 0 ? 1 : (input.Length + chunkSize - 1) / chunkSize;
-        var helloFrame = hello ? new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.None, _options.Token, _options.ClientName) : null;
+        var helloFrame = hello ? new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName) : null;
 
         // One buffer holds HELLO, JOB and every INPUT header; the input itself is sent from where it lies.
         var control = new byte[(helloFrame?.FrameLength ?? 0) + job.FrameLength + (chunks * KilnFrameHeader.Size)];
@@ -414,7 +414,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
         {
             if (hello)
             {
-                var (type, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+                var (type, _, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
                 received = true;
                 if (type == KilnFrameType.Error)
                 {
@@ -440,13 +440,13 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 Remember(node, welcome);
             }
 
-            var (replyType, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            var (replyType, replyFlags, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
             received = true;
             switch (replyType)
             {
                 case KilnFrameType.Result:
                     return KilnResult.TryParse(reply, out var result, out var resultError)
-                        ? new KilnClientReply(result, null, null, null, false)
+                        ? new KilnClientReply(result, null, null, null, false) { FromCache = (replyFlags & KilnFrameFlags.FromCache) != 0 }
                         : KilnClientReply.Failed($"protocol error: {resultError.Message}");
                 case KilnFrameType.Busy:
                     return KilnBusy.TryParse(reply, out var busy, out var busyError)
@@ -486,7 +486,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
             ? new KilnClientReply(null, null, error, null, false)
             : KilnClientReply.Failed($"protocol error: {malformed.Message}");
 
-    private static async Task<(KilnFrameType Type, ReadOnlyMemory<byte> Payload)> ReadFrameAsync(KilnClientConnection connection, CancellationToken cancellationToken)
+    private static async Task<(KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)> ReadFrameAsync(KilnClientConnection connection, CancellationToken cancellationToken)
     {
         await connection.Stream.ReadExactlyAsync(connection.Header, cancellationToken).ConfigureAwait(false);
         if (!KilnFrameHeader.TryRead(connection.Header, MaxServerPayload, out var header, out var error))
@@ -496,12 +496,12 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
 
         if (header.Length == 0)
         {
-            return (header.Type, ReadOnlyMemory<byte>.Empty);
+            return (header.Type, header.Flags, ReadOnlyMemory<byte>.Empty);
         }
 
         var payload = new byte[header.Length];
         await connection.Stream.ReadExactlyAsync(payload, cancellationToken).ConfigureAwait(false);
-        return (header.Type, payload);
+        return (header.Type, header.Flags, payload);
     }
 
     /// <summary>The largest payload a client accepts per frame type; RESULT carries object files, the rest are small.</summary>
@@ -533,7 +533,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
                 Object = result.Object,
                 DependencyFile = dependency,
             };
-            return new RemoteCompileReply(RemoteStatus.Completed, outcome, null);
+            return new RemoteCompileReply(RemoteStatus.Completed, outcome, null) { FromCache = reply.FromCache };
         }
 
         if (reply.BusyReason is not null)

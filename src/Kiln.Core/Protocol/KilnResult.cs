@@ -29,7 +29,10 @@ public sealed record KilnResult(int ExitCode, ReadOnlyMemory<byte> Stdout, ReadO
     /// Writes the frame piece by piece (a large object file is copied once, into the writer) and
     /// returns its length. The caller checks <see cref="PayloadLength"/> against <see cref="KilnProtocol.MaxFrameLength"/> first.
     /// </summary>
-    public long WriteFrame(IBufferWriter<byte> writer)
+    public long WriteFrame(IBufferWriter<byte> writer) => WriteFrame(writer, KilnFrameFlags.None);
+
+    /// <summary>As <see cref="WriteFrame(IBufferWriter{byte})"/>, with header flags (<see cref="KilnFrameFlags.FromCache"/>).</summary>
+    public long WriteFrame(IBufferWriter<byte> writer, KilnFrameFlags flags)
     {
         var length = PayloadLength;
         if (length > KilnProtocol.MaxFrameLength)
@@ -38,7 +41,7 @@ public sealed record KilnResult(int ExitCode, ReadOnlyMemory<byte> Stdout, ReadO
         }
 
         var head = writer.GetSpan(KilnFrameHeader.Size + 8);
-        new KilnFrameHeader(KilnFrameType.Result, KilnFrameFlags.None, (int)length).Write(head);
+        new KilnFrameHeader(KilnFrameType.Result, flags, (int)length).Write(head);
         BinaryPrimitives.WriteInt32BigEndian(head[KilnFrameHeader.Size..], ExitCode);
         writer.Advance(KilnFrameHeader.Size + 4);
         WriteBlob(writer, Stdout.Span);

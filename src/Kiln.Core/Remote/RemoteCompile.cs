@@ -57,6 +57,9 @@ public enum RemoteStatus
 /// <summary>The reply to one remote compile attempt.</summary>
 public sealed record RemoteCompileReply(RemoteStatus Status, CompileOutcome? Outcome, string? Message)
 {
+    /// <summary>True when the node answered from its result cache rather than compiling (Kiln protocol only).</summary>
+    public bool FromCache { get; init; }
+
     /// <summary>A failure with a message that names the host and what went wrong.</summary>
     public static RemoteCompileReply Fail(string message) => new(RemoteStatus.Failed, null, message);
 }

@@ -32,6 +32,9 @@ public sealed partial class KilnSession
     private readonly byte[] _header = new byte[KilnFrameHeader.Size];
     private readonly CompileResultCache? _cache;
 
+    /// <summary>The client's HELLO asked for RESULT's FromCache flag (<see cref="KilnCapabilities.ResultOrigin"/>).</summary>
+    private bool _marksCacheHits;
+
     // The keys already looked up for the current job, so none is asked twice (each ask counts).
     private readonly List<ActionKey> _triedKeys = new(2);
     private readonly KilnSessionAccess? _access;
@@ -229,6 +232,7 @@ public sealed partial class KilnSession
         }
 
         _client = hello.ClientName.Length == 0 ? _peer : $"{hello.ClientName}@{_peer}";
+        _marksCacheHits = (hello.Capabilities & KilnCapabilities.ResultOrigin) != 0;
         _user = FairShareUser(_identity, hello);
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
@@ -505,7 +509,8 @@ public sealed partial class KilnSession
             LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, inputBytes);
         }
 
-        await SendAsync(w => reply.WriteFrame(w), deadline, cancellationToken).ConfigureAwait(false);
+        var flags = fromCache && _marksCacheHits ? KilnFrameFlags.FromCache : KilnFrameFlags.None;
+        await SendAsync(w => reply.WriteFrame(w, flags), deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records a job (run or refused) in the audit log with the compiler, the source and the client's name.</summary>

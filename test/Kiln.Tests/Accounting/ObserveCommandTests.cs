@@ -34,18 +34,28 @@ public sealed class ObserveCommandTests
         env["KILN_HOSTS"] = "127.0.0.1:1";
         await Cc("-c", "fallback.c", "-o", "fallback.o");
 
+        // The same compile again: the local cache answers; then, with the local cache off, the node's.
+        env["KILN_HOSTS"] = $"{node.Node.KilnEndPoint}";
+        await Cc("-c", "remote.c", "-o", "again.o");
+        env["KILN_CACHE_SIZE"] = "0";
+        await Cc("-c", "remote.c", "-o", "node-hit.o");
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
         var explain = await Tools.RunAsync(Tools.KilnBinary, ["explain"], work.Path, env);
         Assert.True(explain.ExitCode == 0, explain.Stderr);
         var lines = explain.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(4, lines.Length);
+        Assert.Equal(6, lines.Length);
         Assert.Contains($"remote.c: compiled on {node.Node.KilnEndPoint}", lines[0]);
         Assert.Contains("native.c: compiled here: not distributable (", lines[1]);
         Assert.Contains("-march=native", lines[1]);
         Assert.Contains("compiled here: not distributable (", lines[2]);
         Assert.Contains("fallback.c: compiled here because no node could take it: 127.0.0.1:1 failed", lines[3]);
+        Assert.Contains("remote.c: cache hit from the local cache (", lines[4]);
+        Assert.Contains($"remote.c: cache hit from {node.Node.KilnEndPoint} (the node's result cache, under the node's default trust policy)", lines[5]);
 
+        // One source: its last compile only.
         var one = await Tools.RunAsync(Tools.KilnBinary, ["explain", "remote.c"], work.Path, env);
-        Assert.Contains("remote.c: compiled on", Assert.Single(one.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Contains($"remote.c: cache hit from {node.Node.KilnEndPoint}", Assert.Single(one.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Fact]

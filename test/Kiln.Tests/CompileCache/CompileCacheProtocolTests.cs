@@ -157,6 +157,47 @@ public sealed class CompileCacheProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task ACacheHitIsMarkedOnlyForClientsThatAskedForIt()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var job = await PrepareAsync("warn.c", WarningSource, "-O2", "-Wall");
+        using var client = new KilnProtocolClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var compiled = await client.CompileAsync(ProtocolTestKit.Host(node), job.Request, cts.Token);
+        Assert.True(compiled.Status == RemoteStatus.Completed, compiled.Message);
+        Assert.False(compiled.FromCache);
+        var hit = await client.CompileAsync(ProtocolTestKit.Host(node), job.Request, cts.Token);
+        Assert.True(hit.Status == RemoteStatus.Completed, hit.Message);
+        Assert.True(hit.FromCache);
+        Assert.Equal(compiled.Outcome!.Object.ToArray(), hit.Outcome!.Object.ToArray());
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
+        // The same hit for a client that did not announce ResultOrigin carries no flag it would refuse.
+        foreach (var capabilities in new[] { KilnCapabilities.None, KilnCapabilities.ResultOrigin })
+        {
+            await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+            var hello = new KilnHello(1, 1, capabilities, "", "raw");
+            var helloFrame = new byte[hello.FrameLength];
+            hello.WriteFrame(helloFrame);
+            await peer.SendAsync(helloFrame, JobFrame(job.Request, job.Key));
+            await peer.ReadWelcomeAsync();
+            var frame = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Result, frame!.Value.Type);
+            Assert.Equal(capabilities == KilnCapabilities.None ? KilnFrameFlags.None : KilnFrameFlags.FromCache, frame.Value.Flags);
+            await peer.SendAsync(InputFrame([], last: true));
+        }
+
+        // FROM_CACHE is a RESULT flag only: on any other frame it is malformed.
+        var header = new byte[KilnFrameHeader.Size];
+        new KilnFrameHeader(KilnFrameType.Job, KilnFrameFlags.FromCache, 0).Write(header);
+        Assert.False(KilnFrameHeader.TryRead(header, _ => 1 << 20, out _, out var error));
+        Assert.Equal(KilnErrorCode.MalformedFrame, error.Code);
+        new KilnFrameHeader(KilnFrameType.Result, KilnFrameFlags.FromCache, 0).Write(header);
+        Assert.True(KilnFrameHeader.TryRead(header, _ => 1 << 20, out var read, out _));
+        Assert.Equal(KilnFrameFlags.FromCache, read.Flags);
+    }
+
+    [Fact]
     public async Task AClientLyingAboutItsKeyCannotPoisonTheEntry()
     {
         await using var node = await TestNode.StartAsync();
