@@ -2,7 +2,11 @@
 # What the job sandbox costs per compile: the command lines a node runs for one small compile with
 # --sandbox off and no limits (gcc alone), with the limits (prlimit + gcc), and with the default
 # sandbox (bwrap + prlimit + gcc), timed with hyperfine in the same run. The bwrap arguments are
-# those Kiln.Server.Compile.JobSandbox builds. Writes the "sandbox" section of docs/benchmarks.md.
+# those Kiln.Server.Compile.JobSandbox builds: the default keeps the job off the network with a
+# seccomp filter (every socket() refused, the program SeccompFilter builds for x86-64, written here
+# by python3), the fallback with a network namespace of its own; both are timed. Every command runs
+# under bash (to open the filter on fd 9), so the shell's cost is in each row alike.
+# Writes the "sandbox" section of docs/benchmarks.md.
 #
 #   bench/sandbox-cost.sh [RUNS]     (default 40)
 set -euo pipefail
@@ -20,20 +24,33 @@ roots=""
 for r in /bin /sbin /lib /lib32 /lib64 /libx32; do
     if [ -L "$r" ]; then roots="$roots --symlink $(readlink "$r") $r"; elif [ -d "$r" ]; then roots="$roots --ro-bind $r $r"; fi
 done
-bwrap="bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --ro-bind /usr /usr$roots \
+[ "$(uname -m)" = x86_64 ] || { echo "sandbox-cost: the seccomp program here is x86-64's" >&2; exit 1; }
+# SeccompFilter's program: x86-64 only, x32 numbers refused, socket() EACCES, io_uring_setup ENOSYS.
+python3 - "$job/filter.bpf" <<'PY'
+import struct, sys
+i = lambda c, jt, jf, k: struct.pack('<HBBI', c, jt, jf, k)
+open(sys.argv[1], 'wb').write(b''.join([i(0x20, 0, 0, 4), i(0x15, 0, 5, 0xC000003E), i(0x20, 0, 0, 0), i(0x35, 3, 0, 0x40000000),
+    i(0x15, 3, 0, 41), i(0x15, 1, 0, 425), i(6, 0, 0, 0x7FFF0000), i(6, 0, 0, 0x50000 | 38), i(6, 0, 0, 0x50000 | 13)]))
+PY
+common="--die-with-parent --new-session --cap-drop ALL --ro-bind /usr /usr$roots \
 --ro-bind-try /etc/alternatives /etc/alternatives --ro-bind-try /etc/ld.so.cache /etc/ld.so.cache \
---proc /proc --dev /dev --tmpfs /tmp --bind $job $job --chdir $job --"
+--dev /dev --tmpfs /tmp"
+seccomp="bwrap --unshare-user-try --unshare-ipc --unshare-pid --unshare-uts --unshare-cgroup-try $common --seccomp 9 --bind $job $job --chdir $job --"
+netns="bwrap --unshare-all $common --proc /proc --bind $job $job --chdir $job --"
 compile="/usr/bin/gcc -O2 -c input.i -o output.o"
 
 cd "$job"
-hyperfine -N --warmup 3 --runs "$runs" --export-json "$job/h.json" \
-    -n plain "$compile" -n limits "$limits $compile" -n bwrap "$bwrap $limits $compile" >&2
+run() { echo "exec 9<$job/filter.bpf; exec $*"; }
+hyperfine --shell=bash --warmup 3 --runs "$runs" --export-json "$job/h.json" \
+    -n plain "$(run "$compile")" -n limits "$(run "$limits $compile")" -n bwrap "$(run "$seccomp $limits $compile")" \
+    -n netns "$(run "$netns $limits $compile")" >&2
 
-read -r plain limit sandbox plainsd limitsd sandboxsd < <(python3 -c '
+read -r plain limit sandbox netnsmean plainsd limitsd sandboxsd netnssd < <(python3 -c '
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-print(" ".join("%.1f" % (r[n]["mean"] * 1000) for n in ("plain", "limits", "bwrap")),
-      " ".join("%.1f" % (r[n]["stddev"] * 1000) for n in ("plain", "limits", "bwrap")))' "$job/h.json")
+names = ("plain", "limits", "bwrap", "netns")
+print(" ".join("%.1f" % (r[n]["mean"] * 1000) for n in names),
+      " ".join("%.1f" % (r[n]["stddev"] * 1000) for n in names))' "$job/h.json")
 section=$(cat <<MD
 ## Job sandbox cost per compile
 
@@ -46,7 +63,8 @@ Reproduce: \`bench/sandbox-cost.sh\`.
 | --- | --- | --- |
 | gcc alone (\`--sandbox off\`, no limits) | $plain ± $plainsd | |
 | prlimit + gcc (limits, no sandbox) | $limit ± $limitsd | $(python3 -c "print('%+.1f ms' % ($limit - $plain))") |
-| bwrap + prlimit + gcc (the default) | $sandbox ± $sandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
+| bwrap (seccomp, no network) + prlimit + gcc (the default) | $sandbox ± $sandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
+| bwrap (own network namespace) + prlimit + gcc (the fallback) | $netnsmean ± $netnssd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($netnsmean - $plain, $netnsmean / $plain))") |
 
 A difference smaller than σ is noise here: rerun on a quiet machine (on one at load ~1, bwrap
 alone measured about 19 ms per call: research/feasibility-avahi-prometheus-browser.md).

@@ -40,8 +40,8 @@ internal static class PlatformProbe
 
         // cc and c++ are links to gcc or clang: the family is the real program's.
         var family = CompilerPlatform.FamilyOf(driver.Name);
-        var key = Digest.Sha256Hex(Encoding.UTF8.GetBytes(
-            $"{compilerPath}\n{driver.FullName}\n{driver.Length}\n{driver.LastWriteTimeUtc.Ticks}\n{string.Join('\n', options)}"))[..32];
+        var key = Digest.FromBytes(Encoding.UTF8.GetBytes(
+            $"{compilerPath}\n{driver.FullName}\n{driver.Length}\n{driver.LastWriteTimeUtc.Ticks}\n{string.Join('\n', options)}")).Hex[..32];
         var memo = Path.Combine(stateDirectory, "platform", key);
         try
         {

@@ -36,8 +36,8 @@ public sealed class CompilerIdentityProbe(string? memoDirectory)
             return null;
         }
 
-        var memoKey = Digest.Sha256Hex(Encoding.UTF8.GetBytes(
-            $"{compilerPath}\n{driver.FullName}\n{driver.Length}\n{driver.LastWriteTimeUtc.Ticks}"))[..32];
+        var memoKey = Digest.FromBytes(Encoding.UTF8.GetBytes(
+            $"{compilerPath}\n{driver.FullName}\n{driver.Length}\n{driver.LastWriteTimeUtc.Ticks}")).Hex[..32];
         var memoPath = memoDirectory is null ? null : Path.Combine(memoDirectory, memoKey);
         if (memoPath is not null && TryReadMemo(memoPath) is { } memo)
         {

@@ -77,14 +77,6 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>
         }
     }
 
-    /// <summary>The SHA-256 of <paramref name="data"/> as 64 lowercase hex characters (see <see cref="Sha256"/>).</summary>
-    public static string Sha256Hex(ReadOnlySpan<byte> data)
-    {
-        Span<byte> hash = stackalloc byte[HashLength];
-        Sha256(data, hash);
-        return Convert.ToHexStringLower(hash);
-    }
-
     /// <summary>Hashes a stream to its end without loading it whole.</summary>
     public static async ValueTask<Digest> FromStreamAsync(Stream stream, CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ public sealed class JobLimits
     public JobSandboxMode Sandbox { get; set; } = JobSandboxMode.Auto;
 
     /// <summary>
-    /// Keep jobs off the network with a network namespace of their own (about 10 ms a job) even where
+    /// Keep jobs off the network with a network namespace of their own (up to a few ms a job) even where
     /// the seccomp filter would do it (<see cref="SeccompFilter"/>): for comparison in tests and benchmarks.
     /// </summary>
     public bool NetworkNamespace { get; set; }

@@ -17,7 +17,7 @@ namespace Kiln.Server.Compile;
 /// No network: where <see cref="SeccompFilter"/> has a program for the machine, the job shares the
 /// node's network namespace but cannot open a socket (and sees no <c>/proc</c>, whose <c>net</c>
 /// directory would list the host's connections); elsewhere it gets an empty network namespace of its
-/// own, which costs about 10 ms a job.
+/// own, which costs up to a few milliseconds a job (bench/sandbox-cost.sh).
 /// </remarks>
 public sealed partial class JobSandbox : IDisposable
 {

@@ -5,8 +5,8 @@ namespace Kiln.Server.Compile;
 
 /// <summary>
 /// The seccomp program a sandboxed compile runs under (given to <c>bwrap --seccomp FD</c>): it keeps
-/// the job off the network without a network namespace of its own, which bubblewrap takes about
-/// 10 ms per job to create, configure and tear down (docs/ssh-and-sandbox.md). Every
+/// the job off the network without a network namespace of its own, which bubblewrap must create,
+/// configure and tear down for every job (0–3 ms here, bench/sandbox-cost.sh). Every
 /// <c>socket()</c> fails with EACCES, whatever the family: a compiler opens none, and Unix sockets
 /// in the abstract namespace belong to the host's network namespace, so they are refused too.
 /// <c>io_uring_setup</c> fails with ENOSYS (its operations would bypass this filter), and so does

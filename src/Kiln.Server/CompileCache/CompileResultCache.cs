@@ -188,7 +188,7 @@ public sealed partial class CompileResultCache
         return task;
     }
 
-    /// <summary>Completes when every store begun so far has ended (tests, and a node that stops).</summary>
+    /// <summary>Completes when every store begun so far has ended (for tests that read the action cache directly).</summary>
     public Task WhenStoredAsync() => Task.WhenAll(_storing.Values);
 
     /// <summary>

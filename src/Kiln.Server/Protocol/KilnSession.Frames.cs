@@ -86,7 +86,7 @@ public sealed partial class KilnSession
     /// Ends the connection for a protocol error: sends ERROR when the peer still reads, then drains
     /// what the peer sends for a moment so the ERROR is read before the socket closes.
     /// </summary>
-    private async Task FailAsync(KilnError error, CancellationToken cancellationToken, bool countAsProtocolError = true)
+    private async Task FailAsync(KilnError error, bool countAsProtocolError = true)
     {
         if (countAsProtocolError)
         {
@@ -106,7 +106,6 @@ public sealed partial class KilnSession
         // Bounded by the linger time alone, not by the connection's token: Kestrel cancels that when
         // the peer half-closes, and a peer that sent half a frame and then its FIN must still read why
         // it is refused (the race lost the ERROR about one time in ten, KilnHostileInputTests).
-        _ = cancellationToken;
         using var linger = new CancellationTokenSource(_options.Linger);
         try
         {

@@ -122,7 +122,7 @@ public sealed partial class KilnSession
             {
                 // An idle reused connection that times out is ordinary housekeeping, not a protocol error.
                 var idle = _phase == KilnSessionPhase.Idle && read.Error!.Code == KilnErrorCode.ReadTimeout;
-                await FailAsync(read.Error!, cancellationToken, countAsProtocolError: !idle).ConfigureAwait(false);
+                await FailAsync(read.Error!, countAsProtocolError: !idle).ConfigureAwait(false);
                 return;
             }
 
@@ -134,7 +134,7 @@ public sealed partial class KilnSession
                 case StepKind.Continue:
                     break;
                 case StepKind.Fail:
-                    await FailAsync(step.Error!, cancellationToken).ConfigureAwait(false);
+                    await FailAsync(step.Error!).ConfigureAwait(false);
                     return;
                 case StepKind.Welcome:
                     await SendAsync(step.Welcome!.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
