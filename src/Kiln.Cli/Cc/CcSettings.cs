@@ -82,6 +82,12 @@ internal sealed class CcSettings
     /// <summary>KILN_CACHE_SIZE: the local cache's size cap in bytes; 0 turns the local cache off (the default for settings built in code).</summary>
     public long LocalCacheBytes { get; init; }
 
+    /// <summary>
+    /// KILN_REMOTE_DIRECT (on unless 0; off for settings built in code): ask a Kiln node for this
+    /// user's manifests before preprocessing, and record them after a node's answer (docs/cache.md).
+    /// </summary>
+    public bool RemoteDirect { get; init; }
+
     /// <summary>The preprocessor's environment variables (<see cref="LocalCache.DirectMode.PreprocessorVariables"/>) that are set.</summary>
     public IReadOnlyDictionary<string, string> PreprocessorVariables { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -142,6 +148,7 @@ internal sealed class CcSettings
             HostsText = hosts,
             HostsSource = source,
             Fallback = variable("KILN_FALLBACK") != "0",
+            RemoteDirect = variable("KILN_REMOTE_DIRECT") != "0",
             Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
             BackoffPeriod = backoff,
             DiscoveryLifetime = Seconds(variable("KILN_DISCOVERY_TTL")) ?? TimeSpan.FromSeconds(5),

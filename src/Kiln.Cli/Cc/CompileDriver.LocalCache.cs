@@ -22,14 +22,19 @@ internal sealed partial class CompileDriver
     private CompilerIdentity? Identity(string compilerPath) =>
         new CompilerIdentityProbe(Path.Combine(_settings.StateDirectory, "compilers")).Probe(compilerPath);
 
-    private async Task<LocalLookup> LookUpLocallyAsync(CompileCommand command, string compilerPath, CancellationToken cancellationToken)
+    /// <summary>
+    /// Direct mode in the local cache: the manifest key, and a hit when a manifest's files all still
+    /// have their digests. Without a local cache the identity and manifest key are still worked out
+    /// when remote direct mode may use them.
+    /// </summary>
+    private LocalLookup LookUpDirectly(CompileCommand command, string compilerPath)
     {
-        if (_settings.LocalCacheBytes <= 0)
+        var cache = _settings.LocalCacheBytes > 0 ? new LocalCompileCache(Path.Combine(_settings.StateDirectory, "cache"), _settings.LocalCacheBytes, _settings.Seed) : null;
+        if (cache is null && !_settings.RemoteDirect)
         {
             return LocalLookup.None;
         }
 
-        var cache = new LocalCompileCache(Path.Combine(_settings.StateDirectory, "cache"), _settings.LocalCacheBytes, _settings.Seed);
         var identity = Identity(compilerPath);
         if (identity is null)
         {
@@ -38,7 +43,7 @@ internal sealed partial class CompileDriver
 
         var cwd = _settings.WorkingDirectory;
         var manifestKey = DirectMode.ManifestKey(identity, command.Arguments, cwd, CompileAction.MessagesLocaleOf(_settings.Locale), _settings.PreprocessorVariables);
-        if (cache.FindDirect(manifestKey, cwd) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
+        if (cache?.FindDirect(manifestKey, cwd) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
             && cache.TryGetResult(entry.Key) is { } direct
             && (entry.DependencyFile is null || WriteObject(Path.Combine(cwd, command.DependencyFile!), entry.DependencyFile) is null)
             && WriteObject(Path.Combine(cwd, command.Output), direct.Object) is null)
@@ -51,6 +56,22 @@ internal sealed partial class CompileDriver
             return LocalLookup.None with { ExitCode = 0 };
         }
 
+        return new LocalLookup(null, cache, identity, manifestKey, null, null);
+    }
+
+    /// <summary>
+    /// The local cache by ActionKey: preprocesses here and looks the preprocessed input's key up.
+    /// Without a local cache nothing happens here (the compile preprocesses when it has a host).
+    /// </summary>
+    private async Task<LocalLookup> LookUpPreprocessedAsync(CompileCommand command, string compilerPath, LocalLookup direct, CancellationToken cancellationToken)
+    {
+        if (direct.Cache is not { } cache || direct.Identity is not { } identity)
+        {
+            return direct;
+        }
+
+        var cwd = _settings.WorkingDirectory;
+        var manifestKey = direct.ManifestKey;
         var cpp = await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), cwd, _console, cancellationToken).ConfigureAwait(false);
         if (cpp.ExitCode != 0)
         {
@@ -107,7 +128,8 @@ internal sealed partial class CompileDriver
     }
 
     /// <summary>Keeps a successful compile's result under its ActionKey and records the direct-mode manifest.</summary>
-    private void StoreLocally(CompileCommand command, LocalLookup local, ReadOnlyMemory<byte> obj, ReadOnlyMemory<byte> stdout, ReadOnlyMemory<byte> stderr)
+    private void StoreLocally(CompileCommand command, LocalLookup local, ReadOnlyMemory<byte> obj, ReadOnlyMemory<byte> stdout, ReadOnlyMemory<byte> stderr,
+        ManifestEntry? manifest = null)
     {
         if (local.Cache is null || local.Key is not { } key || key.Key.IsNone || local.Preprocessed is not { } cpp || !cpp.Stderr.IsEmpty)
         {
@@ -115,19 +137,29 @@ internal sealed partial class CompileDriver
         }
 
         local.Cache.PutResult(key.Key, new CachedCompile(obj, stdout, stderr));
-        RecordManifest(command, local);
+        RecordManifest(command, local, manifest);
+    }
+
+    /// <summary>Records the direct-mode manifest entry of a compile in the local cache (see <see cref="ManifestOf"/>).</summary>
+    private void RecordManifest(CompileCommand command, LocalLookup local, ManifestEntry? manifest = null)
+    {
+        if (local.Cache is not null && !local.ManifestKey.IsNone && (manifest ?? ManifestOf(command, local)) is { } entry)
+        {
+            local.Cache.RecordDirect(local.ManifestKey, entry);
+        }
     }
 
     /// <summary>
-    /// Records which files (with their digests now) led to the ActionKey, so the next identical
-    /// compile can skip the preprocessor. Nothing is recorded when a file is too new to trust, is
-    /// unreadable, or uses a time macro, or when the dependency file the compile wrote is missing.
+    /// Which files (with their digests now) led to the compile's ActionKey, so the next identical
+    /// compile can skip the preprocessor. Null when a file is too new to trust, is unreadable, or uses
+    /// a time macro, when the preprocessor printed anything, or when the dependency file the compile
+    /// wrote is missing.
     /// </summary>
-    private void RecordManifest(CompileCommand command, LocalLookup local)
+    private ManifestEntry? ManifestOf(CompileCommand command, LocalLookup local)
     {
-        if (local.Cache is null || local.ManifestKey.IsNone || local.Key is not { } key || local.Preprocessed is not { } cpp || !cpp.Stderr.IsEmpty)
+        if (local.ManifestKey.IsNone || local.Key is not { } key || key.Key.IsNone || local.Preprocessed is not { } cpp || !cpp.Stderr.IsEmpty)
         {
-            return;
+            return null;
         }
 
         var cwd = _settings.WorkingDirectory;
@@ -140,19 +172,19 @@ internal sealed partial class CompileDriver
             {
                 if (File.GetLastWriteTimeUtc(path) > _started - s_tooNew)
                 {
-                    return;
+                    return null;
                 }
 
                 content = File.ReadAllBytes(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return;
+                return null;
             }
 
             if (DirectMode.UsesTimeMacros(content))
             {
-                return;
+                return null;
             }
 
             files.Add(new IncludedFile(name, Digest.FromBytes(content)));
@@ -167,10 +199,10 @@ internal sealed partial class CompileDriver
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return;
+                return null;
             }
         }
 
-        local.Cache.RecordDirect(local.ManifestKey, new ManifestEntry(files, key.Key, dependency));
+        return new ManifestEntry(files, key.Key, dependency);
     }
 }

@@ -68,17 +68,28 @@ internal sealed partial class CompileDriver
             return await LocalCompiler.RunAsync(compilerPath, arguments, _settings.WorkingDirectory, _console, cancellationToken).ConfigureAwait(false);
         }
 
-        // The local cache answers first (direct mode without the preprocessor, then by ActionKey).
+        // Direct mode answers first, without the preprocessor: the local cache's manifests, then the
+        // node's (remote direct mode); then the local cache by the preprocessed input's ActionKey.
         PhaseTrace.Mark("cc", "parsed");
-        var local = await LookUpLocallyAsync(command, compilerPath, cancellationToken).ConfigureAwait(false);
+        var local = LookUpDirectly(command, compilerPath);
+        if (local.ExitCode is { } direct)
+        {
+            return direct;
+        }
+
+        var (hosts, reason) = await UsableHostsAsync(list, command, compilerPath, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("cc", "hosts");
+        if (await LookUpRemotelyAsync(command, hosts, local, cancellationToken).ConfigureAwait(false) is { } remote)
+        {
+            return remote;
+        }
+
+        local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark("cc", "local-cache");
         if (local.ExitCode is { } answered)
         {
             return answered;
         }
-
-        var (hosts, reason) = await UsableHostsAsync(list, command, compilerPath, cancellationToken).ConfigureAwait(false);
-        PhaseTrace.Mark("cc", "hosts");
         var random = new Random(_settings.Seed);
         var deadline = Deadline();
         var busy = new List<HostSpec>();
@@ -139,8 +150,8 @@ internal sealed partial class CompileDriver
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
                 var where = raced ? $"localhost (raced against {host.Display}, which had not answered after {_settings.RaceAfter.TotalSeconds:0.#} s)" : $"{host.Display} (slot {lease.Slot})";
-                return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, reply.FromCache && !raced, cancellationToken)
-                    .ConfigureAwait(false);
+                return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, reply.FromCache && !raced,
+                    raced ? null : host, cancellationToken).ConfigureAwait(false);
             }
 
             hosts.Remove(host);
@@ -332,7 +343,7 @@ internal sealed partial class CompileDriver
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, string where, CompilerRun cpp,
-        CompileOutcome outcome, LocalLookup local, bool fromCache, CancellationToken cancellationToken)
+        CompileOutcome outcome, LocalLookup local, bool fromCache, HostSpec? answeredBy, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
         {
@@ -365,8 +376,14 @@ internal sealed partial class CompileDriver
         PhaseTrace.Mark("cc", "written");
         if (outcome.ExitCode == 0)
         {
-            // A node's answer (compiled or from its cache) fills the local cache.
-            StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr);
+            // A node's answer (compiled or from its cache) fills the local cache, and the node learns
+            // which files led to it, so the next such compile anywhere skips the preprocessor.
+            var manifest = local.Cache is not null || (_settings.RemoteDirect && answeredBy is not null) ? ManifestOf(command, local) : null;
+            StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr, manifest);
+            if (answeredBy is not null)
+            {
+                await RecordRemotelyAsync(answeredBy, local, manifest, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         PhaseTrace.Mark("cc", "stored-locally");

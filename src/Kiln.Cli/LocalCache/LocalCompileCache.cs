@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Kiln.Core.Actions;
 using Kiln.Core.Hashing;
 
 namespace Kiln.Cli.LocalCache;

@@ -1,3 +1,4 @@
+using Kiln.Core.Actions;
 using Kiln.Core.Hashing;
 
 namespace Kiln.Cli.LocalCache;
@@ -7,6 +8,3 @@ namespace Kiln.Cli.LocalCache;
 /// it read them, the compile's ActionKey, and the dependency file the preprocessor wrote, if any.
 /// </summary>
 internal sealed record ManifestEntry(IReadOnlyList<IncludedFile> Files, ActionKey Key, byte[]? DependencyFile);
-
-/// <summary>A file the preprocessor read, and the digest of its content.</summary>
-internal readonly record struct IncludedFile(string Path, Digest Digest);

@@ -21,4 +21,11 @@ public enum KilnCapabilities : uint
     /// for clients whose HELLO has this bit, so older clients never see a flag they would refuse.
     /// </summary>
     ResultOrigin = 1u << 2,
+
+    /// <summary>
+    /// Server: answers LOOKUP, FETCH and RECORD (remote direct mode). A client may pipeline LOOKUP
+    /// behind HELLO before it has WELCOME; a node without this bit answers ERROR UnknownFrameType,
+    /// which the client takes as a miss.
+    /// </summary>
+    Manifests = 1u << 3,
 }

@@ -54,4 +54,7 @@ public enum KilnErrorCode : ushort
 
     /// <summary>The client's identity is known but its role does not allow the job (compiling needs execute).</summary>
     Forbidden = 106,
+
+    /// <summary>FETCH named a key the node has no result for (evicted, or refused by the trust policy): the client compiles.</summary>
+    NotCached = 107,
 }

@@ -23,4 +23,16 @@ public enum KilnFrameType : byte
 
     /// <summary>Server to client: a numeric code and a message a person can act on.</summary>
     Error = 0x07,
+
+    /// <summary>Client to server: a manifest key; the node answers MANIFEST (remote direct mode).</summary>
+    Lookup = 0x08,
+
+    /// <summary>Server to client: the manifest entries the client's identity recorded under a key (none on a miss).</summary>
+    Manifest = 0x09,
+
+    /// <summary>Client to server: a stored result by the node's key; RESULT, or ERROR NotCached.</summary>
+    Fetch = 0x0A,
+
+    /// <summary>Client to server: a manifest entry for the job this connection just ran. No answer.</summary>
+    Record = 0x0B,
 }

@@ -38,6 +38,8 @@ public static class KilnProtocol
     {
         KilnFrameType.Hello or KilnFrameType.Job => MaxControlFrameLength,
         KilnFrameType.Input => MaxInputChunk,
+        KilnFrameType.Lookup or KilnFrameType.Fetch => Hashing.ActionKey.Length,
+        KilnFrameType.Record => MaxControlFrameLength,
         _ => -1,
     };
 }

@@ -21,7 +21,7 @@ namespace Kiln.Core.Protocol;
 /// becomes <see cref="RemoteStatus.Failed"/> with a message naming the node; only the caller's own
 /// cancellation throws.
 /// </summary>
-public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRemoteCompileClient, IDisposable
+public sealed partial class KilnProtocolClient(KilnClientOptions? options = null) : IRemoteCompileClient, IRemoteDirectClient, IDisposable
 {
     /// <summary>
     /// Chain building for a pinned node: custom trust with no roots (nodes are self-signed and trusted
@@ -508,6 +508,7 @@ public sealed class KilnProtocolClient(KilnClientOptions? options = null) : IRem
     internal static int MaxServerPayload(KilnFrameType type) => type switch
     {
         KilnFrameType.Result => KilnProtocol.MaxFrameLength,
+        KilnFrameType.Manifest => KilnManifest.MaxManifestLength,
         KilnFrameType.Welcome or KilnFrameType.Busy or KilnFrameType.Error => 1 << 16,
         _ => -1,
     };

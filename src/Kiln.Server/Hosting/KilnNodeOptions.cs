@@ -57,6 +57,12 @@ public sealed class KilnNodeOptions
     /// </summary>
     public bool ResultCache { get; set; } = true;
 
+    /// <summary>
+    /// Answer small ccache GETs and HEADs on the HTTP connection before Kestrel's HTTP layer
+    /// (<see cref="Cache.CcacheFastPath"/>); off only to compare the two in tests.
+    /// </summary>
+    public bool HttpFastPath { get; set; } = true;
+
     /// <summary>Job records: on or off, retention, the collector to send them to.</summary>
     public Accounting.AccountingOptions Accounting { get; } = new();
 

@@ -38,6 +38,11 @@ public sealed class NodeListeners(KilnNodeOptions options)
                 Http = listen;
                 // Plaintext HTTP/2 needs prior knowledge, which ccache, Bazel and browsers do not use here.
                 listen.Protocols = HttpProtocols.Http1;
+                if (options.HttpFastPath)
+                {
+                    // Small ccache GETs are answered before the HTTP layer; everything else passes through.
+                    listen.Use(listen.ApplicationServices.GetRequiredService<Cache.CcacheFastPath>().Wrap);
+                }
             });
         }
 

@@ -23,6 +23,7 @@ internal static class NodeServices
         services.AddSingleton(sp => new SqliteActionCache(sp.GetRequiredService<FileContentStore>()));
         services.AddSingleton<IActionCache>(sp => sp.GetRequiredService<SqliteActionCache>());
         services.AddSingleton<CacheCounters>();
+        services.AddSingleton<CcacheFastPath>();
         // The gate every front end asks before serving a hit, and the witness told of every result
         // the node computed (Trust/TrustServices).
         TrustServices.Add(services, options);

@@ -18,6 +18,7 @@ public sealed partial class KilnSession
     private async ValueTask<KilnFrameRead> ReadFrameAsync(CancellationTokenSource deadline, TimeSpan limit, CancellationToken cancellationToken)
     {
         deadline.CancelAfter(limit);
+        var buffered = true;
         try
         {
             while (true)
@@ -25,7 +26,16 @@ public sealed partial class KilnSession
                 System.IO.Pipelines.ReadResult result;
                 try
                 {
-                    result = await _reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                    // What is already buffered is read first: a peer that sends a last frame (RECORD)
+                    // and closes may have its close cancel the connection's token before the frame is
+                    // read, and the frame still counts. Only on the first pass: after an incomplete
+                    // frame was examined, TryRead would return the same bytes again at once.
+                    if (!buffered || !_reader.TryRead(out result))
+                    {
+                        result = await _reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                    }
+
+                    buffered = false;
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {

@@ -40,6 +40,12 @@ public sealed partial class KilnSession
     private readonly KilnSessionAccess? _access;
     private Identity? _identity;
 
+    /// <summary>
+    /// The keys of the last job this connection answered with a stored or storable success: the
+    /// client's ActionKey and the node's own. A RECORD may name only this job (then it is cleared).
+    /// </summary>
+    private (ActionKey Client, ActionKey Node)? _lastAnswered;
+
     private KilnSessionPhase _phase = KilnSessionPhase.AwaitingHello;
     private string _client;
     private string _user = "";
@@ -114,7 +120,7 @@ public sealed partial class KilnSession
                 }
 
                 await FailAsync(new KilnError(KilnErrorCode.InputSizeMismatch,
-                    $"the connection ended after {_received} of the job's {_job?.InputSize} input bytes, before its LAST INPUT frame"), cancellationToken).ConfigureAwait(false);
+                    $"the connection ended after {_received} of the job's {_job?.InputSize} input bytes, before its LAST INPUT frame")).ConfigureAwait(false);
                 return;
             }
 
@@ -151,6 +157,15 @@ public sealed partial class KilnSession
                 case StepKind.Lookup:
                     await LookUpEarlyAsync(deadline, cancellationToken).ConfigureAwait(false);
                     break;
+                case StepKind.LookUpManifest:
+                    await LookUpManifestAsync(step.Key, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
+                case StepKind.Fetch:
+                    await FetchAsync(step.Key, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
+                case StepKind.Record:
+                    await RecordAsync(step.Key, step.Entry!).ConfigureAwait(false);
+                    break;
             }
         }
     }
@@ -163,9 +178,13 @@ public sealed partial class KilnSession
         JobError,
         Run,
         Lookup,
+        LookUpManifest,
+        Fetch,
+        Record,
     }
 
-    private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null)
+    private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null, ActionKey Key = default,
+        KilnManifestEntry? Entry = null)
     {
         public static readonly Step Continue = new(StepKind.Continue);
     }
@@ -183,12 +202,12 @@ public sealed partial class KilnSession
                 return HandleHello(Contiguous(payload));
 
             case KilnSessionPhase.Idle:
-                if (header.Type != KilnFrameType.Job)
+                return header.Type switch
                 {
-                    return Unexpected(header, "JOB");
-                }
-
-                return HandleJob(Contiguous(payload));
+                    KilnFrameType.Job => HandleJob(Contiguous(payload)),
+                    KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, Contiguous(payload)),
+                    _ => Unexpected(header, "JOB, LOOKUP, FETCH or RECORD"),
+                };
 
             default:
                 if (header.Type != KilnFrameType.Input)
@@ -237,7 +256,7 @@ public sealed partial class KilnSession
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
-            version, _cache is null ? KilnCapabilities.Compile : KilnCapabilities.Compile | KilnCapabilities.ResultCache, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
+            version, _cache is null ? KilnCapabilities.Compile : KilnCapabilities.Compile | KilnCapabilities.ResultCache | KilnCapabilities.Manifests, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
             (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName)
         { Attributes = _options.WelcomeAttributes });
     }
@@ -254,6 +273,7 @@ public sealed partial class KilnSession
         PhaseTrace.Mark("node", ++_jobCount, "job-frame (since accept)", _accepted);
         _job = job;
         _received = 0;
+        _lastAnswered = null;
 
         // Refusals known from JOB alone are answered now; the input that follows is dropped. This is
         // the early answer a cache hit will use too.
@@ -388,7 +408,8 @@ public sealed partial class KilnSession
                 _triedKeys.Add(ownKey);
                 if (await _cache!.LookupAsync(ownKey, Consumer(), cancellationToken).ConfigureAwait(false) is { } cached)
                 {
-                    await SendOutcomeAsync(job, cached, input.Length, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
+                    Answered(job, ownKey, cached);
+                    await SendOutcomeAsync(job.SourceName, job.Compiler, cached, input.Length, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
                     return;
                 }
             }
@@ -413,10 +434,15 @@ public sealed partial class KilnSession
             {
                 // Stored beside the answer, not before it; a lookup of the key waits for the store.
                 var storing = own is { } key ? _cache!.BeginStore(key, outcome, "kiln", _client) : null;
+                if (own is { } stored)
+                {
+                    Answered(job, stored, outcome);
+                }
+
                 try
                 {
                     AuditJob(job, AuditEvent.Done, $"exit {outcome.ExitCode}");
-                    await SendOutcomeAsync(job, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
+                    await SendOutcomeAsync(job.SourceName, job.Compiler, outcome, input.Length, fromCache: false, deadline, cancellationToken).ConfigureAwait(false);
                     PhaseTrace.Mark("node", _jobCount, "replied", _jobStarted);
                 }
                 finally
@@ -460,6 +486,7 @@ public sealed partial class KilnSession
         var job = _job!;
         var consumer = Consumer();
         CompileOutcome? hit = null;
+        var hitKey = job.ActionKey;
         if (!job.ActionKey.IsNone)
         {
             _triedKeys.Add(job.ActionKey);
@@ -470,6 +497,7 @@ public sealed partial class KilnSession
             && _cache!.KeyOf(job.Compiler, job.Arguments, job.Language, announced, job.Locale) is { } own && !_triedKeys.Contains(own))
         {
             _triedKeys.Add(own);
+            hitKey = own;
             hit = await _cache.LookupAsync(own, consumer, cancellationToken).ConfigureAwait(false);
         }
 
@@ -478,14 +506,17 @@ public sealed partial class KilnSession
             return;
         }
 
+        // Only keys this node computed hold results, so the key that hit is the node's own.
+        Answered(job, hitKey, hit);
+
         _phase = KilnSessionPhase.DiscardingInput;
         ReturnInput();
-        await SendOutcomeAsync(job, hit, 0, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
+        await SendOutcomeAsync(job.SourceName, job.Compiler, hit, 0, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     private ResultConsumer Consumer() => new("kiln", _client, _peer, null);
 
-    private async Task SendOutcomeAsync(KilnJob job, CompileOutcome outcome, int inputBytes, bool fromCache,
+    private async Task SendOutcomeAsync(string source, string compiler, CompileOutcome outcome, int inputBytes, bool fromCache,
         CancellationTokenSource deadline, CancellationToken cancellationToken)
     {
         var extras = outcome.DependencyFile is { } dependency
@@ -502,11 +533,11 @@ public sealed partial class KilnSession
 
         if (fromCache)
         {
-            LogJobCached(_logger, _client, job.SourceName, job.Compiler);
+            LogJobCached(_logger, _client, source, compiler);
         }
         else
         {
-            LogJobDone(_logger, _client, job.SourceName, job.Compiler, outcome.ExitCode, inputBytes);
+            LogJobDone(_logger, _client, source, compiler, outcome.ExitCode, inputBytes);
         }
 
         var flags = fromCache && _marksCacheHits ? KilnFrameFlags.FromCache : KilnFrameFlags.None;

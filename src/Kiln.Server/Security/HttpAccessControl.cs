@@ -93,9 +93,11 @@ internal static class HttpAccessControl
     }
 
     /// <summary>The token a request carries (bearer, or basic credentials), or null.</summary>
-    public static string? Token(HttpRequest request)
+    public static string? Token(HttpRequest request) => TokenOf(request.Headers.Authorization.ToString());
+
+    /// <summary>The token an <c>Authorization</c> header value carries (bearer, or basic credentials), or null.</summary>
+    public static string? TokenOf(string header)
     {
-        var header = request.Headers.Authorization.ToString();
         if (header.Length == 0 || !AuthenticationHeaderValue.TryParse(header, out var value) || value.Parameter is null)
         {
             return null;

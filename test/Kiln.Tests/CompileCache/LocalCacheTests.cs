@@ -39,7 +39,7 @@ public sealed class LocalCacheTests : IDisposable
 
     private long Counter(string state, string name) => new FileInfo(Path.Combine(state, "cache", "stats", name)) is { Exists: true } f ? f.Length : 0;
 
-    private async Task<Tools.Run> KilnCcAsync(string hosts, string state, string output)
+    private async Task<Tools.Run> KilnCcAsync(string hosts, string state, string output, Dictionary<string, string?>? extra = null)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -49,8 +49,14 @@ public sealed class LocalCacheTests : IDisposable
             ["KILN_FALLBACK"] = null,
             ["KILN_VERBOSE"] = null,
             ["KILN_CACHE_SIZE"] = null,
+            ["KILN_REMOTE_DIRECT"] = null,
+            ["KILN_USER"] = null,
             ["LC_ALL"] = "C",
         };
+        foreach (var (name, value) in extra ?? [])
+        {
+            environment[name] = value;
+        }
         var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", _dir.Combine("bin/gcc"), "-Iinclude", "-O2", "-Wall", "-MD", "-c", "s.c", "-o", output],
             _dir.Path, environment, TimeSpan.FromMinutes(2));
         Assert.True(run.ExitCode == 0, run.Stderr);
@@ -134,6 +140,55 @@ public sealed class LocalCacheTests : IDisposable
         Assert.Equal(jobs, node.Node.Counters.KilnJobs);
         Assert.Equal(1, Counter(_dir.Combine("state-2"), "direct-hit"));
         Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("two.o")));
+    }
+
+    [Fact]
+    public async Task ASecondClientWithNoLocalCacheSkipsThePreprocessorThroughTheNodesManifest()
+    {
+        await using var node = await TestNode.StartAsync();
+        // Pinned, so no client prints a first-use notice and their stderr can be compared.
+        var hosts = node.KilnHost();
+        var original = await File.ReadAllTextAsync(_dir.Combine("include/h.h"));
+        var reference = await LocalGccAsync();
+        var first = await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o");
+        Assert.Equal(1, PreprocessorRuns);
+        var dependencies = await File.ReadAllTextAsync(_dir.Combine("out.d"));
+
+        // Another machine of the same user, with no local cache: the node's manifest answers it.
+        File.Delete(_dir.Combine("out.o"));
+        File.Delete(_dir.Combine("out.d"));
+        var second = await KilnCcAsync(hosts, _dir.Combine("state-2"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(dependencies, await File.ReadAllTextAsync(_dir.Combine("out.d")));
+        Assert.Contains("unused variable 'unused'", second.Stderr);
+        Assert.Equal(first.Stderr, second.Stderr);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
+        // Another user's manifests are not this one's: it preprocesses (and still gets the node's result).
+        await KilnCcAsync(hosts, _dir.Combine("state-3"), "out.o", new() { ["KILN_USER"] = "mallory" });
+        Assert.Equal(2, PreprocessorRuns);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
+        // Turned off, it preprocesses too.
+        await KilnCcAsync(hosts, _dir.Combine("state-4"), "out.o", new() { ["KILN_REMOTE_DIRECT"] = "0" });
+        Assert.Equal(3, PreprocessorRuns);
+
+        // A changed header: no entry matches any more, so the compile preprocesses and gets the new object.
+        _dir.Write("include/h.h", original.Replace("7", "9", StringComparison.Ordinal));
+        Age("include/h.h");
+        var changed = await LocalGccAsync();
+        await KilnCcAsync(hosts, _dir.Combine("state-5"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
+        Assert.Equal(4, PreprocessorRuns);
+        Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(2, node.Node.Counters.CompilesOk);
+
+        // Changed back: the manifest keeps both entries, and the old one answers without the preprocessor.
+        _dir.Write("include/h.h", original);
+        Age("include/h.h");
+        await KilnCcAsync(hosts, _dir.Combine("state-6"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
+        Assert.Equal(4, PreprocessorRuns);
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
     }
 
     [Fact]

@@ -1,0 +1,171 @@
+using System.Net.Sockets;
+using Kiln.Core.Diagnostics;
+using Kiln.Core.Hashing;
+using Kiln.Core.Hosts;
+using Kiln.Core.Remote;
+
+namespace Kiln.Core.Protocol;
+
+/// <summary>
+/// Remote direct mode on the Kiln protocol: LOOKUP (behind HELLO on a new connection, without
+/// waiting for WELCOME), then FETCH of the entry whose files match, on one connection; RECORD after
+/// a job on that job's connection.
+/// </summary>
+public sealed partial class KilnProtocolClient
+{
+    /// <inheritdoc/>
+    public async Task<RemoteDirectHit?> LookUpDirectAsync(HostSpec host, ActionKey manifestKey, Func<KilnManifestEntry, bool> matches,
+        CancellationToken cancellationToken)
+    {
+        if (host.Kind != HostKind.Tcp || host.Protocol != HostProtocol.Kiln || manifestKey.IsNone)
+        {
+            return null;
+        }
+
+        var node = host.Display;
+        var connection = TakeIdle(node);
+        if (connection is null)
+        {
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connectTimeout.CancelAfter(_options.ConnectTimeout);
+            try
+            {
+                connection = await ConnectAsync(host, connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (Exception e) when (e is SocketException or IOException or KilnTlsRefusal)
+            {
+                return null;
+            }
+        }
+
+        using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        io.CancelAfter(_options.IoTimeout);
+        using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
+        var keep = false;
+        try
+        {
+            var hello = connection.Welcome is null;
+            var lookup = KilnManifest.KeyFrame(KilnFrameType.Lookup, manifestKey);
+            if (hello)
+            {
+                var helloFrame = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
+                var both = new byte[helloFrame.FrameLength + lookup.Length];
+                helloFrame.WriteFrame(both);
+                lookup.CopyTo(both, helloFrame.FrameLength);
+                lookup = both;
+            }
+
+            await WriteAsync(connection, lookup, io.Token).ConfigureAwait(false);
+            if (hello)
+            {
+                var (type, _, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+                if (type != KilnFrameType.Welcome || !KilnWelcome.TryParse(payload, out var welcome, out _)
+                    || welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
+                {
+                    return null;
+                }
+
+                connection.Welcome = welcome;
+                Remember(node, welcome);
+            }
+
+            var (replyType, _, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "manifest");
+            if (replyType != KilnFrameType.Manifest || !KilnManifest.TryParse(reply, out var entries, out _))
+            {
+                // An older node answers ERROR UnknownFrameType and closes; a newer one without a cache answers NotCached.
+                keep = replyType == KilnFrameType.Error && KilnError.TryParse(reply, out var refusal, out _) && !KilnProtocol.ClosesConnection(refusal.Code);
+                return null;
+            }
+
+            keep = true;
+            var match = entries.FirstOrDefault(matches);
+            if (match is null)
+            {
+                return null;
+            }
+
+            keep = false;
+            await WriteAsync(connection, KilnManifest.KeyFrame(KilnFrameType.Fetch, match.NodeKey), io.Token).ConfigureAwait(false);
+            var (resultType, resultFlags, result) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "fetched");
+            var answer = resultType switch
+            {
+                KilnFrameType.Result => KilnResult.TryParse(result, out var parsed, out _)
+                    ? new KilnClientReply(parsed, null, null, null, false) { FromCache = (resultFlags & KilnFrameFlags.FromCache) != 0 }
+                    : KilnClientReply.Failed("malformed RESULT"),
+                KilnFrameType.Error => ParseError(result),
+                _ => KilnClientReply.Failed("unexpected frame"),
+            };
+            keep = answer.KeepsConnection;
+            return ToReply(node, answer) is { Status: RemoteStatus.Completed, Outcome: { ExitCode: 0 } outcome } ? new RemoteDirectHit(match, outcome) : null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is SocketException or IOException or EndOfStreamException or ObjectDisposedException or KilnProtocolViolation)
+        {
+            return null;
+        }
+        finally
+        {
+            if (keep && !io.IsCancellationRequested)
+            {
+                ReturnIdle(node, connection);
+            }
+            else
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task RecordAsync(HostSpec host, ActionKey manifestKey, KilnManifestEntry entry, CancellationToken cancellationToken)
+    {
+        if (host.Kind != HostKind.Tcp || host.Protocol != HostProtocol.Kiln
+            || TakeIdle(host.Display) is not { } connection)
+        {
+            return;
+        }
+
+        if (connection.Welcome is not { } welcome || (welcome.Capabilities & KilnCapabilities.Manifests) == 0)
+        {
+            ReturnIdle(host.Display, connection);
+            return;
+        }
+
+        var frame = KilnManifest.RecordFrame(manifestKey, entry);
+        if (frame.Length - KilnFrameHeader.Size > KilnProtocol.MaxControlFrameLength)
+        {
+            // Thousands of headers: too big to record, and the node would close the connection for it.
+            ReturnIdle(host.Display, connection);
+            return;
+        }
+
+        using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        io.CancelAfter(_options.IoTimeout);
+        using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
+        try
+        {
+            await WriteAsync(connection, frame, io.Token).ConfigureAwait(false);
+            ReturnIdle(host.Display, connection);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            connection.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static async Task WriteAsync(KilnClientConnection connection, byte[] frame, CancellationToken cancellationToken)
+    {
+        await connection.Stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        await connection.Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

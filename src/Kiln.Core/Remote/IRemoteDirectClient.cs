@@ -1,0 +1,31 @@
+using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
+using Kiln.Core.Hosts;
+using Kiln.Core.Protocol;
+
+namespace Kiln.Core.Remote;
+
+/// <summary>
+/// Remote direct mode (docs/cache.md): a client whose node keeps manifests, so a compile whose
+/// headers are unchanged is answered without the local preprocessor. Only the Kiln protocol over
+/// TCP has it.
+/// </summary>
+public interface IRemoteDirectClient
+{
+    /// <summary>
+    /// Asks <paramref name="host"/> for the manifest of <paramref name="manifestKey"/> that this
+    /// client's identity recorded, takes the first entry <paramref name="matches"/> accepts (its files
+    /// still have their digests here) and fetches its result. Null on any miss or failure: the
+    /// compile then goes the ordinary way, and that way reports a failing node.
+    /// </summary>
+    Task<RemoteDirectHit?> LookUpDirectAsync(HostSpec host, ActionKey manifestKey, Func<KilnManifestEntry, bool> matches, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Tells <paramref name="host"/>, on the connection its last job to it used, which files led to
+    /// that job's input. Nothing is waited for, and nothing is reported when it cannot be sent.
+    /// </summary>
+    Task RecordAsync(HostSpec host, ActionKey manifestKey, KilnManifestEntry entry, CancellationToken cancellationToken);
+}
+
+/// <summary>A remote direct-mode hit: the entry whose files matched, and its stored result.</summary>
+public sealed record RemoteDirectHit(KilnManifestEntry Entry, CompileOutcome Outcome);

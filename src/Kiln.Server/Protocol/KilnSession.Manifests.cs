@@ -1,0 +1,112 @@
+using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
+using Kiln.Core.Protocol;
+using Kiln.Core.Security;
+using Kiln.Server.Security;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Server.Protocol;
+
+/// <summary>
+/// Remote direct mode (docs/protocol.md): LOOKUP answers MANIFEST with the entries this client's
+/// identity recorded, FETCH answers a stored result by the node's key, RECORD adds an entry for the
+/// job this connection just answered. A manifest is never checked by the node (it has no headers to
+/// check it with), so it is read back only by the identity that wrote it.
+/// </summary>
+public sealed partial class KilnSession
+{
+    private Step HandleManifestFrame(KilnFrameType type, ReadOnlyMemory<byte> payload)
+    {
+        if (type == KilnFrameType.Record)
+        {
+            return KilnManifest.TryParseRecord(payload, out var manifestKey, out var entry, out var invalid)
+                ? new Step(StepKind.Record, Key: manifestKey, Entry: entry)
+                : new Step(StepKind.Fail, invalid);
+        }
+
+        var name = KilnFrameHeader.Name(type);
+        if (!KilnManifest.TryParseKey(payload, name, out var key, out var error))
+        {
+            return new Step(StepKind.Fail, error);
+        }
+
+        if (_cache is null)
+        {
+            return new Step(StepKind.JobError, new KilnError(KilnErrorCode.NotCached, "this node runs without a result cache (--result-cache off)"));
+        }
+
+        if (_identity is { } identity && !identity.Has(Role.Read))
+        {
+            return new Step(StepKind.JobError, new KilnError(KilnErrorCode.Forbidden,
+                $"'{identity.Name}' ({identity.Id}) has role {NodeAuthenticator.RoleName(identity.Role)}; reading the cache needs read"));
+        }
+
+        return new Step(type == KilnFrameType.Lookup ? StepKind.LookUpManifest : StepKind.Fetch, Key: key);
+    }
+
+    /// <summary>
+    /// Whose manifests these are: an authenticated identity (token or certificate), else on a node
+    /// without tokens the loopback user HELLO names (KILN_USER), which is a convenience and no
+    /// boundary: such a node trusts every local user with everything already.
+    /// </summary>
+    private string ManifestScope() =>
+        _identity is { } id && id != NodeAuthenticator.LocalUser ? "id:" + id.Id : "user:" + _user;
+
+    /// <summary>Remembers a success this connection answered, so a RECORD right after it can name it.</summary>
+    private void Answered(KilnJob job, ActionKey nodeKey, CompileOutcome outcome) =>
+        _lastAnswered = outcome.ExitCode == 0 && !job.ActionKey.IsNone && !nodeKey.IsNone ? (job.ActionKey, nodeKey) : null;
+
+    private async Task LookUpManifestAsync(ActionKey manifestKey, CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        _lastAnswered = null;
+        var stored = await _cache!.FindManifestAsync(manifestKey, ManifestScope(), cancellationToken).ConfigureAwait(false);
+        var payload = stored ?? KilnManifest.Encode([]);
+        LogManifestLookup(_logger, _client, manifestKey.Hex, stored is null ? "no manifest" : "a manifest");
+        await SendAsync(w => KilnManifest.WriteManifestFrame(w, payload), deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task FetchAsync(ActionKey nodeKey, CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        _lastAnswered = null;
+        var hit = await _cache!.LookupAsync(nodeKey, Consumer(), cancellationToken).ConfigureAwait(false);
+        if (hit is null)
+        {
+            var miss = new KilnError(KilnErrorCode.NotCached, $"no result under {nodeKey.Hex} (evicted, or not one this node may serve you)");
+            await SendAsync(miss.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await SendOutcomeAsync("(direct mode)", "", hit, 0, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores the entry when it names the job this connection just answered (its client key); any other
+    /// RECORD is dropped without a word, as the client does not wait for an answer.
+    /// </summary>
+    private async Task RecordAsync(ActionKey manifestKey, KilnManifestEntry entry)
+    {
+        var last = _lastAnswered;
+        _lastAnswered = null;
+        if (_cache is null || last is not { } answered || answered.Client != entry.ClientKey)
+        {
+            LogManifestDropped(_logger, _client, manifestKey.Hex);
+            return;
+        }
+
+        // Not the connection's token: the client closes right after RECORD (it waits for no answer),
+        // and that close must not cancel the store. The store is bounded by the read timeout instead.
+        using var bounded = new CancellationTokenSource(_options.ReadTimeout);
+        var stored = await _cache.RecordManifestAsync(manifestKey, ManifestScope(), entry with { NodeKey = answered.Node }, _client, bounded.Token)
+            .ConfigureAwait(false);
+        if (!stored)
+        {
+            LogManifestDropped(_logger, _client, manifestKey.Hex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Kiln LOOKUP from {Client}: {Key}: {Found}")]
+    private static partial void LogManifestLookup(ILogger logger, string client, string key, string found);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Kiln RECORD from {Client} for {Key} not stored (it names no job this connection answered, or the store refused it)")]
+    private static partial void LogManifestDropped(ILogger logger, string client, string key);
+}

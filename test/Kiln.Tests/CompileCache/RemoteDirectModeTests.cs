@@ -1,0 +1,230 @@
+using Kiln.Core.Actions;
+using Kiln.Core.Compile;
+using Kiln.Core.Hashing;
+using Kiln.Core.Protocol;
+using Kiln.Core.Remote;
+using Kiln.Server.Cache;
+using Kiln.Tests.Protocol;
+using Kiln.Tests.TestKit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Kiln.Tests.CompileCache;
+
+/// <summary>
+/// Remote direct mode on the Kiln protocol, with real gcc on a real node: a manifest recorded after
+/// a job is found again by its writer's identity and by no other, only for the job the connection
+/// just ran, and FETCH hands back exactly what the compile produced. Malformed frames close the
+/// connection with a clear error and the node goes on serving.
+/// </summary>
+public sealed class RemoteDirectModeTests : IDisposable
+{
+    private static readonly Dictionary<string, string> s_cLocale = new() { ["LC_ALL"] = "C" };
+    private const string Source = "#include <stdio.h>\nint main(void) { int unused; puts(\"direct\"); return 0; }\n";
+
+    private readonly TempDirectory _dir = new("kiln-remote-direct");
+    private readonly TempDirectory _probeMemo = new("kiln-remote-direct-probe");
+
+    public void Dispose()
+    {
+        _dir.Dispose();
+        _probeMemo.Dispose();
+    }
+
+    private static byte[] Hex(string spaced) => Convert.FromHexString(spaced.Replace(" ", "", StringComparison.Ordinal));
+
+    private static readonly ActionKey s_manifestKey = ActionKey.FromEncoding("a manifest key"u8);
+
+    private async Task<(RemoteCompileRequest Request, byte[] LocalObject)> PrepareAsync()
+    {
+        _dir.Write("d.c", Source);
+        string[] args = ["-O2", "-Wall", "-c", "d.c", "-o", "local.o"];
+        var command = CompileCommand.Parse("gcc", args);
+        var local = await Tools.RunAsync("gcc", args, _dir.Path, new Dictionary<string, string?> { ["LC_ALL"] = "C" });
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        var preprocessed = await ProtocolTestKit.PreprocessAsync("gcc", command, _dir.Path);
+        var identity = new CompilerIdentityProbe(_probeMemo.Path).Probe("/usr/bin/gcc");
+        Assert.NotNull(identity);
+        var key = new CompileAction(identity, command.RemoteArguments(), command.Language.Preprocessed(), Digest.FromBytes(preprocessed),
+            CompileAction.MessagesLocaleOf(s_cLocale)).Key;
+        var request = new RemoteCompileRequest
+        {
+            Compiler = "gcc",
+            Arguments = command.RemoteArguments(),
+            Language = command.Language.Preprocessed(),
+            Preprocessed = preprocessed,
+            SourceName = "d.c",
+            OutputName = "d.o",
+            Locale = s_cLocale,
+            ActionKey = key,
+        };
+        return (request, await File.ReadAllBytesAsync(_dir.Combine("local.o")));
+    }
+
+    private static KilnManifestEntry Entry(ActionKey clientKey, string header = "d.h") =>
+        new(clientKey, ActionKey.None, [new IncludedFile("d.c", Digest.FromBytes("source"u8)), new IncludedFile(header, Digest.FromBytes("header"u8))], null);
+
+    private static KilnProtocolClient Client(string user) => new(new KilnClientOptions { ClientName = user });
+
+    private static async Task<RemoteDirectHit?> LookUpAsync(TestNode node, string user, Func<KilnManifestEntry, bool>? matches = null)
+    {
+        using var client = Client(user);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        return await client.LookUpDirectAsync(ProtocolTestKit.Host(node), s_manifestKey, matches ?? (_ => true), cts.Token);
+    }
+
+    [Fact]
+    public async Task AManifestRecordedAfterAJobIsFoundByItsWriterAndByNoOtherIdentity()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (request, localObject) = await PrepareAsync();
+        Assert.Null(await LookUpAsync(node, "alice"));
+
+        using (var alice = Client("alice"))
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var reply = await alice.CompileAsync(ProtocolTestKit.Host(node), request, cts.Token);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            await alice.RecordAsync(ProtocolTestKit.Host(node), s_manifestKey, Entry(request.ActionKey), cts.Token);
+        }
+
+        // The record has no answer: the node stores it once the connection's frames are read.
+        RemoteDirectHit? hit = null;
+        for (var attempt = 0; attempt < 100 && hit is null; attempt++)
+        {
+            hit = await LookUpAsync(node, "alice");
+            if (hit is null)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Assert.NotNull(hit);
+        Assert.Equal(request.ActionKey, hit!.Entry.ClientKey);
+        Assert.False(hit.Entry.NodeKey.IsNone);
+        Assert.Equal(Entry(request.ActionKey).Files, hit.Entry.Files);
+        Assert.Equal(localObject, hit.Outcome.Object.ToArray());
+        Assert.Contains("unused variable", System.Text.Encoding.UTF8.GetString(hit.Outcome.Stderr.Span));
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
+        // Another identity can neither read alice's manifest nor be misled by it.
+        Assert.Null(await LookUpAsync(node, "bob"));
+
+        // An entry whose files do not match here is not fetched: no hit is counted for it.
+        var hits = node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits;
+        Assert.Null(await LookUpAsync(node, "alice", _ => false));
+        Assert.Equal(hits, node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits);
+    }
+
+    [Fact]
+    public async Task ARecordIsKeptOnlyForTheJobItsConnectionJustAnswered()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var (request, _) = await PrepareAsync();
+
+        // On a connection that ran no job: dropped.
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            await peer.SendAsync(RawKilnPeer.Hello(), KilnManifest.RecordFrame(s_manifestKey, Entry(request.ActionKey)),
+                KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey));
+            Assert.True((await peer.ReadWelcomeAsync()).Capabilities.HasFlag(KilnCapabilities.Manifests));
+            Assert.True(KilnManifest.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Manifest), out var entries, out _));
+            Assert.Empty(entries);
+        }
+
+        // After a job, naming another job's key: dropped too.
+        using (var client = Client("raw-test-peer"))
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var reply = await client.CompileAsync(ProtocolTestKit.Host(node.Node.KilnEndPoint), request, cts.Token);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            await client.RecordAsync(ProtocolTestKit.Host(node.Node.KilnEndPoint), s_manifestKey, Entry(ActionKey.FromEncoding("another job"u8)), cts.Token);
+        }
+
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            // The lookup follows the record's connection closing; give the node a moment to read it.
+            await Task.Delay(300);
+            await peer.SendAsync(RawKilnPeer.Hello(), KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey));
+            await peer.ReadWelcomeAsync();
+            Assert.True(KilnManifest.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Manifest), out var entries, out _));
+            Assert.Empty(entries);
+        }
+    }
+
+    [Fact]
+    public async Task FetchOfAnUnknownKeyIsNotCachedAndTheConnectionStaysUsable()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        await peer.SendAsync(RawKilnPeer.Hello(), KilnManifest.KeyFrame(KilnFrameType.Fetch, ActionKey.FromEncoding("nothing"u8)));
+        await peer.ReadWelcomeAsync();
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out var error, out _));
+        Assert.Equal(KilnErrorCode.NotCached, error.Code);
+
+        await peer.SendAsync(KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey));
+        Assert.True(KilnManifest.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Manifest), out var entries, out _));
+        Assert.Empty(entries);
+    }
+
+    public static TheoryData<string, string, KilnErrorCode> HostileFrames => new()
+    {
+        // LOOKUP before HELLO.
+        { "no hello", "08 00 0000 00000020" + new string('1', 64), KilnErrorCode.UnexpectedFrame },
+        // A key one byte short, and an all-zero key.
+        { "short key", "08 00 0000 0000001f" + new string('1', 62), KilnErrorCode.MalformedFrame },
+        { "zero key", "0a 00 0000 00000020" + new string('0', 64), KilnErrorCode.MalformedFrame },
+        // A LOOKUP longer than a key: refused from its header.
+        { "long lookup", "08 00 0000 00000021" + new string('1', 66), KilnErrorCode.FrameTooLarge },
+        // A RECORD above the control-frame limit, refused before its payload arrives.
+        { "huge record", "0b 00 0000 7fffffff", KilnErrorCode.FrameTooLarge },
+        // A RECORD that announces 65535 files and carries none.
+        { "file count", "0b 00 0000 00000083" + new string('1', 64) + new string('2', 128) + "ffff" + new string('0', 66), KilnErrorCode.MalformedFrame },
+        // MANIFEST is never sent to a node.
+        { "manifest to node", "09 00 0000 00000002 0000", KilnErrorCode.UnexpectedFrame },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileFrames))]
+    public async Task MalformedDirectModeFramesCloseTheConnectionAndTheNodeServesOn(string name, string frame, KilnErrorCode expected)
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            var bytes = Hex(frame);
+            await peer.SendAsync(name == "no hello" ? [bytes] : [RawKilnPeer.Hello(), bytes]);
+            var error = await peer.ReadErrorAndCloseAsync();
+            Assert.True(expected == error.Code, $"{name}: {error.Code} {error.Message}");
+        }
+
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public void ManifestPayloadsRoundTripAndRefuseTrailingBytes()
+    {
+        var entries = new List<KilnManifestEntry>
+        {
+            Entry(ActionKey.FromEncoding("one"u8)) with { NodeKey = ActionKey.FromEncoding("node one"u8), DependencyFile = "d.o: d.c\n"u8.ToArray() },
+            Entry(ActionKey.FromEncoding("two"u8), "ü/d.h") with { NodeKey = ActionKey.FromEncoding("node two"u8), DependencyFile = Array.Empty<byte>() },
+        };
+        var payload = KilnManifest.Encode(entries);
+        Assert.True(KilnManifest.TryParse(payload, out var back, out var error), error?.Message);
+        Assert.Equal(2, back.Count);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(entries[i].ClientKey, back[i].ClientKey);
+            Assert.Equal(entries[i].NodeKey, back[i].NodeKey);
+            Assert.Equal(entries[i].Files, back[i].Files);
+            Assert.Equal(entries[i].DependencyFile!.Value.ToArray(), back[i].DependencyFile!.Value.ToArray());
+        }
+
+        Assert.False(KilnManifest.TryParse((byte[])[.. payload, 0], out _, out var trailing));
+        Assert.Contains("after the last field", trailing.Message, StringComparison.Ordinal);
+        Assert.False(KilnManifest.TryParse(payload[..^1], out _, out _));
+
+        var record = KilnManifest.RecordFrame(s_manifestKey, entries[0]);
+        Assert.True(KilnManifest.TryParseRecord(record.AsMemory(KilnFrameHeader.Size), out var manifestKey, out var recorded, out error), error?.Message);
+        Assert.Equal(s_manifestKey, manifestKey);
+        Assert.True(recorded.NodeKey.IsNone);
+    }
+}
