@@ -125,7 +125,14 @@ internal sealed partial class CompileDriver
             return;
         }
 
-        await client.RecordAsync(host, local.ManifestKey, new KilnManifestEntry(manifest.Key, ActionKey.None, manifest.Files, manifest.DependencyFile),
+        // Not a conditional or a plain conversion: a null byte[] would become a present, empty dependency file.
+        ReadOnlyMemory<byte>? dependency = null;
+        if (manifest.DependencyFile is { } file)
+        {
+            dependency = file;
+        }
+
+        await client.RecordAsync(host, local.ManifestKey, new KilnManifestEntry(manifest.Key, ActionKey.None, manifest.Files, dependency),
             cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark("cc", "recorded");
     }

@@ -81,7 +81,14 @@ public sealed record KilnManifestEntry(ActionKey ClientKey, ActionKey NodeKey, I
             return null;
         }
 
-        return new KilnManifestEntry(clientKey, nodeKey, files, hasDependency == 1 ? dependency.ToArray() : null);
+        // Not a conditional expression: its null would convert through byte[] to a present, empty file.
+        ReadOnlyMemory<byte>? file = null;
+        if (hasDependency == 1)
+        {
+            file = dependency.ToArray();
+        }
+
+        return new KilnManifestEntry(clientKey, nodeKey, files, file);
     }
 
     private static ActionKey ReadKey(ref KilnPayloadReader r, string field)

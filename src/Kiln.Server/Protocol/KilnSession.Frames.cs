@@ -10,6 +10,9 @@ public sealed partial class KilnSession
     /// <summary>Bytes drained after a connection error before the session gives up on a clean close.</summary>
     private const int MaxLingerBytes = 1 << 20;
 
+    /// <summary>How long frames are still read after the connection's token fired (the peer closed, or the node stops).</summary>
+    private static readonly TimeSpan s_drainAfterClose = TimeSpan.FromMilliseconds(250);
+
     /// <summary>
     /// Reads one whole frame. The header is checked (type, flags, reserved bytes, the length cap for
     /// its type) as soon as its 8 bytes are in, before any of the payload is waited for; the whole
@@ -26,13 +29,22 @@ public sealed partial class KilnSession
                 System.IO.Pipelines.ReadResult result;
                 try
                 {
-                    // What is already buffered is read first: a peer that sends a last frame (RECORD)
-                    // and closes may have its close cancel the connection's token before the frame is
-                    // read, and the frame still counts. Only on the first pass: after an incomplete
-                    // frame was examined, TryRead would return the same bytes again at once.
+                    // A peer that sends a last frame (RECORD) and closes may have its close cancel the
+                    // connection's token before the frame is read, and the frame still counts: what is
+                    // buffered is read first, and what is still in the socket (or in TLS, which
+                    // decrypts only on a read) is read for a moment more. Only on the first pass:
+                    // after an incomplete frame was examined, TryRead would return the same bytes again.
                     if (!buffered || !_reader.TryRead(out result))
                     {
-                        result = await _reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                        if (cancellationToken.IsCancellationRequested)
+                        {
+                            using var drain = new CancellationTokenSource(s_drainAfterClose);
+                            result = await _reader.ReadAsync(drain.Token).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            result = await _reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                        }
                     }
 
                     buffered = false;

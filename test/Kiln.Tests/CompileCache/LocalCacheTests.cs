@@ -39,7 +39,7 @@ public sealed class LocalCacheTests : IDisposable
 
     private long Counter(string state, string name) => new FileInfo(Path.Combine(state, "cache", "stats", name)) is { Exists: true } f ? f.Length : 0;
 
-    private async Task<Tools.Run> KilnCcAsync(string hosts, string state, string output, Dictionary<string, string?>? extra = null)
+    private async Task<Tools.Run> KilnCcAsync(string hosts, string state, string output, Dictionary<string, string?>? extra = null, bool dependencyFile = true)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -57,7 +57,7 @@ public sealed class LocalCacheTests : IDisposable
         {
             environment[name] = value;
         }
-        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", _dir.Combine("bin/gcc"), "-Iinclude", "-O2", "-Wall", "-MD", "-c", "s.c", "-o", output],
+        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", _dir.Combine("bin/gcc"), "-Iinclude", "-O2", "-Wall", .. (dependencyFile ? (string[])["-MD"] : []), "-c", "s.c", "-o", output],
             _dir.Path, environment, TimeSpan.FromMinutes(2));
         Assert.True(run.ExitCode == 0, run.Stderr);
         return run;
@@ -189,6 +189,18 @@ public sealed class LocalCacheTests : IDisposable
         await KilnCcAsync(hosts, _dir.Combine("state-6"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
         Assert.Equal(4, PreprocessorRuns);
         Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+    }
+
+    [Fact]
+    public async Task WithoutADependencyFileTheNodesManifestAnswersToo()
+    {
+        await using var node = await TestNode.StartAsync();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+        await KilnCcAsync(node.KilnHost(), _dir.Combine("state-1"), "one.o", noCache, dependencyFile: false);
+        await KilnCcAsync(node.KilnHost(), _dir.Combine("state-2"), "one.o", noCache, dependencyFile: false);
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.False(File.Exists(_dir.Combine("one.d")));
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
     }
 
     [Fact]

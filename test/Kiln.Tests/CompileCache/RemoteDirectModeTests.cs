@@ -102,6 +102,7 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.Equal(request.ActionKey, hit!.Entry.ClientKey);
         Assert.False(hit.Entry.NodeKey.IsNone);
         Assert.Equal(Entry(request.ActionKey).Files, hit.Entry.Files);
+        Assert.Null(hit.Entry.DependencyFile);
         Assert.Equal(localObject, hit.Outcome.Object.ToArray());
         Assert.Contains("unused variable", System.Text.Encoding.UTF8.GetString(hit.Outcome.Stderr.Span));
         Assert.Equal(1, node.Node.Counters.CompilesOk);
@@ -226,5 +227,12 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.True(KilnManifest.TryParseRecord(record.AsMemory(KilnFrameHeader.Size), out var manifestKey, out var recorded, out error), error?.Message);
         Assert.Equal(s_manifestKey, manifestKey);
         Assert.True(recorded.NodeKey.IsNone);
+
+        // No dependency file stays none (not an empty one) through RECORD and MANIFEST alike.
+        var none = Entry(ActionKey.FromEncoding("three"u8));
+        Assert.True(KilnManifest.TryParseRecord(KilnManifest.RecordFrame(s_manifestKey, none).AsMemory(KilnFrameHeader.Size), out _, out var noFile, out _));
+        Assert.Null(noFile.DependencyFile);
+        Assert.True(KilnManifest.TryParse(KilnManifest.Encode([none]), out var noFiles, out _));
+        Assert.Null(noFiles[0].DependencyFile);
     }
 }

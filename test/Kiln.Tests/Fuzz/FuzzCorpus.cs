@@ -57,6 +57,8 @@ internal static class FuzzCorpus
             [3, .. Payload(new KilnWelcome(KilnProtocol.Version, KilnCapabilities.Compile, 4, 2, "node").WriteFrame)],
             [4, .. Payload(new KilnBusy("all 4 slots taken").WriteFrame)],
             [5, .. Payload(new KilnError(KilnErrorCode.ArgumentRefused, "argument '-fplugin=x' refused").WriteFrame)],
+            [6, .. KilnManifest.Encode([ManifestEntry() with { NodeKey = ActionKey.FromEncoding("node"u8) }])],
+            [7, .. KilnManifest.RecordFrame(ActionKey.FromEncoding("manifest"u8), ManifestEntry())[KilnFrameHeader.Size..]],
             RawKilnPeer.Hello(),
         ],
         "kiln-session" => [
@@ -64,6 +66,9 @@ internal static class FuzzCorpus
             [.. RawKilnPeer.Hello(token: "t"), .. RawKilnPeer.Job("g++", ["-std=c++17"], 8, SourceLanguage.PreprocessedCxx), .. RawKilnPeer.Input("int b=2;"u8[..4], last: false), .. RawKilnPeer.Input("int b=2;"u8[4..], last: true),
                 .. RawKilnPeer.Job("gcc", [], 0), .. RawKilnPeer.Input([], last: true)],
             RawKilnPeer.Hello(),
+            [.. RawKilnPeer.Hello(), .. KilnManifest.KeyFrame(KilnFrameType.Lookup, ActionKey.FromEncoding("manifest"u8)),
+                .. KilnManifest.KeyFrame(KilnFrameType.Fetch, ActionKey.FromEncoding("node"u8)),
+                .. KilnManifest.RecordFrame(ActionKey.FromEncoding("manifest"u8), ManifestEntry())],
         ],
         "cache-paths" => [
             Encoding.UTF8.GetBytes("ac/" + Hash + Hash[..24]),
@@ -86,6 +91,10 @@ internal static class FuzzCorpus
         ],
         _ => throw new ArgumentException($"no seeds for fuzz target '{target}'", nameof(target)),
     };
+
+    private static KilnManifestEntry ManifestEntry() => new(ActionKey.FromEncoding("client"u8), ActionKey.None,
+        [new Kiln.Core.Actions.IncludedFile("a.c", Digest.FromBytes("int a;\n"u8)), new Kiln.Core.Actions.IncludedFile("/usr/include/stdio.h", Digest.FromBytes("x"u8))],
+        "a.o: a.c\n"u8.ToArray());
 
     private const string Hash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 

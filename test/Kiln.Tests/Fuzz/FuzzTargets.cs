@@ -106,14 +106,17 @@ internal static class FuzzTargets
         }
 
         var payload = input.AsMemory(1);
-        var parsed = (input[0] % 6) switch
+        var parsed = (input[0] % 8) switch
         {
+            6 => KilnManifest.TryParse(payload, out var entries, out var e6) ? entries.Count <= KilnManifest.MaxEntries : Rejected(e6),
+            7 => KilnManifest.TryParseRecord(payload, out var key, out var entry, out var e7) ? !key.IsNone && entry.NodeKey.IsNone : Rejected(e7),
             0 => KilnHello.TryParse(payload, out _, out var e0) || Rejected(e0),
             1 => KilnJob.TryParse(payload, out var job, out var e1) ? Validated(job) : Rejected(e1),
             2 => KilnResult.TryParse(payload, out _, out var e2) || Rejected(e2),
             3 => KilnWelcome.TryParse(payload, out _, out var e3) || Rejected(e3),
             4 => KilnBusy.TryParse(payload, out _, out var e4) || Rejected(e4),
-            _ => KilnError.TryParse(payload, out _, out var e5) || Rejected(e5),
+            5 => KilnError.TryParse(payload, out _, out var e5) || Rejected(e5),
+            _ => throw new InvalidOperationException("unreachable"),
         };
         Assert.True(parsed);
         return Task.CompletedTask;
