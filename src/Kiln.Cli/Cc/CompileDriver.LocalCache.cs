@@ -42,7 +42,8 @@ internal sealed partial class CompileDriver
         }
 
         var cwd = _settings.WorkingDirectory;
-        var manifestKey = DirectMode.ManifestKey(identity, command.Arguments, cwd, CompileAction.MessagesLocaleOf(_settings.Locale), _settings.PreprocessorVariables);
+        var manifestKey = DirectMode.ManifestKey(identity, command.Arguments, cwd, CompileAction.MessagesLocaleOf(_settings.Locale), _settings.PreprocessorVariables,
+            _settings.BaseDirectory);
         if (cache?.FindDirect(manifestKey, cwd) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
             && cache.TryGetResult(entry.Key) is { } direct
             && (entry.DependencyFile is null || WriteObject(Path.Combine(cwd, command.DependencyFile!), entry.DependencyFile) is null)
@@ -164,8 +165,16 @@ internal sealed partial class CompileDriver
 
         var cwd = _settings.WorkingDirectory;
         var files = new List<IncludedFile>();
+        var baseDirectory = _settings.BaseDirectory is { Length: > 0 } b && Path.IsPathRooted(b) ? b : null;
         foreach (var name in DirectMode.IncludedFiles(cpp.Stdout.Span))
         {
+            if (baseDirectory is not null && Path.IsPathRooted(name) && BaseDirectoryRewriter.IsUnder(name, baseDirectory))
+            {
+                // A file of this checkout named by its absolute path: the entry would tie every
+                // checkout sharing the manifest key to this one's files.
+                return null;
+            }
+
             var path = Path.Combine(cwd, name);
             byte[] content;
             try

@@ -1,5 +1,6 @@
 using System.Text;
 using Kiln.Core.Actions;
+using Kiln.Core.Compile;
 using Kiln.Core.Hashing;
 
 namespace Kiln.Cli.LocalCache;
@@ -26,14 +27,14 @@ internal static class DirectMode
     /// recorded directory depend on it), the messages locale and the preprocessor's variables.
     /// </summary>
     public static ActionKey ManifestKey(CompilerIdentity compiler, IReadOnlyList<string> arguments, string workingDirectory,
-        string messagesLocale, IReadOnlyDictionary<string, string> variables)
+        string messagesLocale, IReadOnlyDictionary<string, string> variables, string? baseDirectory = null)
     {
         var w = new CanonicalWriter(EncodingTag)
             .Digest(compiler.BinaryDigest)
             .String(compiler.Target)
             .String(compiler.Version)
             .Strings(arguments)
-            .String(workingDirectory)
+            .String(KeyedDirectory(arguments, workingDirectory, baseDirectory))
             .String(messagesLocale)
             .Int(PreprocessorVariables.Length);
         foreach (var name in PreprocessorVariables)
@@ -42,6 +43,36 @@ internal static class DirectMode
         }
 
         return ActionKey.FromEncoding(w.ToArray());
+    }
+
+    /// <summary>
+    /// The working directory as the manifest key records it: under KILN_BASEDIR, for a compile whose
+    /// output does not record its directory, not at all (as ccache keys direct mode under base_dir),
+    /// so two checkouts share manifests; otherwise the absolute path.
+    /// Debug information (-g…), coverage and profiling, and prefix maps name the directory in the
+    /// object, so those compiles keep it.
+    /// </summary>
+    public static string KeyedDirectory(IReadOnlyList<string> arguments, string workingDirectory, string? baseDirectory)
+    {
+        if (string.IsNullOrEmpty(baseDirectory) || !Path.IsPathRooted(baseDirectory) || !BaseDirectoryRewriter.IsUnder(workingDirectory, baseDirectory))
+        {
+            return workingDirectory;
+        }
+
+        foreach (var a in arguments)
+        {
+            if ((a.StartsWith("-g", StringComparison.Ordinal) && a != "-g0") || a == "--coverage" || a.StartsWith("-fprofile", StringComparison.Ordinal)
+                || a == "-ftest-coverage" || a.StartsWith("-fdebug-prefix-map", StringComparison.Ordinal)
+                || a.StartsWith("-ffile-prefix-map", StringComparison.Ordinal) || a.StartsWith("-fworking-directory", StringComparison.Ordinal))
+            {
+                return workingDirectory;
+            }
+        }
+
+        // Not even relative to the base: checkouts side by side (base/a, base/b) must meet. Relative
+        // names in an entry resolve against the directory of the compile that reads it, and every
+        // file is checked there, so two directories sharing the key cannot take each other's result.
+        return "under KILN_BASEDIR";
     }
 
     /// <summary>

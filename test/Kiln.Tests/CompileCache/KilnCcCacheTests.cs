@@ -118,4 +118,60 @@ public sealed class KilnCcCacheTests
 
         Assert.Equal(2, node.Node.Counters.CompilesOk);
     }
+
+    [Fact]
+    public async Task UnderKilnBasedirASecondCheckoutSkipsThePreprocessorUnlessTheObjectNamesItsDirectory()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var root = new TempDirectory("kiln-basedir-direct");
+        var log = root.Combine("cpp.log");
+        var wrapper = root.Write("bin/gcc", $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = \"-E\" ] && echo \"$PWD\" >> {log}; done\nexec /usr/bin/gcc \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        int PreprocessorRuns() => File.Exists(log) ? File.ReadAllLines(log).Length : 0;
+
+        async Task CompileAsync(string name, params string[] extra)
+        {
+            var project = Path.Combine(root.Path, name, "project");
+            if (!Directory.Exists(project))
+            {
+                // No macro in the code: a -g compile of preprocessed text records expanded columns (see StockDistccClientTests).
+                Checkout(root, name, "#include \"w.h\"\nint width(int w) { return w * 7; }\n");
+                foreach (var file in Directory.EnumerateFiles(project, "*", SearchOption.AllDirectories))
+                {
+                    File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddHours(-1));
+                }
+            }
+
+            var environment = new Dictionary<string, string?>
+            {
+                ["KILN_HOSTS"] = node.KilnHost(),
+                ["DISTCC_HOSTS"] = null,
+                ["KILN_DIR"] = root.Combine("state-" + name + string.Concat(extra)),
+                ["KILN_CACHE_SIZE"] = "0",
+                ["KILN_FALLBACK"] = "0",
+                ["KILN_VERBOSE"] = null,
+                ["KILN_REMOTE_DIRECT"] = null,
+                ["KILN_USER"] = null,
+                ["KILN_BASEDIR"] = root.Path,
+                ["LC_ALL"] = "C",
+            };
+            var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", wrapper, "-Iinclude", "-O2", .. extra, "-c", "w.c", "-o", "w.o"], project, environment,
+                TimeSpan.FromMinutes(2));
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            var local = await Tools.RunAsync("gcc", ["-Iinclude", "-O2", .. extra, "-c", "w.c", "-o", "local.o"], project);
+            Assert.True(local.ExitCode == 0, local.Stderr);
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(project, "local.o")), await File.ReadAllBytesAsync(Path.Combine(project, "w.o")));
+        }
+
+        await CompileAsync("a");
+        await CompileAsync("b");
+        Assert.Equal(1, PreprocessorRuns());
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+
+        // With -g the object records its directory: each checkout preprocesses and compiles its own.
+        await CompileAsync("a", "-g");
+        await CompileAsync("b", "-g");
+        Assert.Equal(3, PreprocessorRuns());
+        Assert.Equal(3, node.Node.Counters.CompilesOk);
+    }
 }
