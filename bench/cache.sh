@@ -237,8 +237,9 @@ own connection. Round trips = (through the relay − on loopback) / $measured_rt
 | \`kiln cc\` remote hit, plaintext (\`,plain\`) | $(f1 "$hlp") | $(f1 "$hrp") | $(rt "$hrp" "$hlp") |
 | ccache remote hit (HTTP, \`remote_only\`) | $(f1 "$chl") | $(f1 "$chr") | $(rt "$chr" "$chl") |
 
-A plaintext hit is the TCP connect plus one round trip (HELLO, JOB and the input go in one write;
-RESULT comes back); TLS adds its handshake's round trip. The node compiled nothing in these runs
+A plaintext hit is the TCP connect plus two round trips in remote direct mode (HELLO and LOOKUP go in
+one write, MANIFEST comes back; FETCH, RESULT), where no preprocessor runs; TLS adds its handshake's
+round trip. The delaying relay also holds each write of a TLS handshake, so TLS pays a little more. The node compiled nothing in these runs
 (compilesOk $hits_before before, $hits_after after).
 
 | remote compile of a new action (unique header each run) | loopback | through the relay |
@@ -260,7 +261,7 @@ which compare tools measured in the same run, not the absolute times.
 | what (one small C file, gcc -O2) | Kiln | peer | Kiln / peer (goal ≤ 1.0) |
 | --- | ---: | ---: | ---: |
 | local hit: \`kiln cc\` direct mode vs ccache direct mode | $(printf '%.1f' "$kl") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kl" "$cl") |
-| remote hit: \`kiln cc\` (hash-first, local cache off) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
+| remote hit: \`kiln cc\` (remote direct mode, local cache off) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
 
 The node compiled nothing during the timed runs (compilesOk $compiles_before before, $compiles_after after).
 

@@ -7,7 +7,8 @@
 #      remote hit over HTTP).
 #   4. kiln cold: an empty KILN_DIR, KILN_HOSTS on a second node with an empty store (every compile remote).
 #   5. kiln warm, local: a fresh tree, the same KILN_DIR (every compile a hit in kiln cc's local cache).
-#   6. kiln warm node: a fresh tree, an empty KILN_DIR (every compile answered by the node by ActionKey).
+#   6. kiln warm node: a fresh tree, an empty KILN_DIR (every compile answered by the node: remote direct
+#      mode, else by ActionKey after preprocessing).
 #
 #   bench/warm-rebuild.sh [--jobs N] [--output FILE] [--keep]
 #
@@ -128,9 +129,11 @@ build kiln-warm-local "$kiln cc gcc" KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KI
 compiled2="$(stat_of "$kilnnode_http" compilesOk)"
 note[kiln-warm-local]="$((compiled2 - compiled1)) compiled on the node; the rest local-cache hits"
 jobs_before="$(stat_of "$kilnnode_http" kilnJobs)"
+hits_before="$(curl -fsS --max-time 5 "http://$kilnnode_http/api/cache" | jq -r .kiln.hits)"
 build kiln-warm-node "$kiln cc gcc" KILN_HOSTS="$kiln_hosts" KILN_FALLBACK=0 KILN_DIR="$work/kiln-2" KILN_BASEDIR="$work"
 compiled3="$(stat_of "$kilnnode_http" compilesOk)"
-note[kiln-warm-node]="$(($(stat_of "$kilnnode_http" kilnJobs) - jobs_before)) jobs answered by the node, $((compiled3 - compiled2)) compiled"
+hits_after="$(curl -fsS --max-time 5 "http://$kilnnode_http/api/cache" | jq -r .kiln.hits)"
+note[kiln-warm-node]="$((hits_after - hits_before)) node cache hits, $(($(stat_of "$kilnnode_http" kilnJobs) - jobs_before)) of them by JOB (after preprocessing), the rest by remote direct mode; $((compiled3 - compiled2)) compiled"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$((compiled1 - compiled0))" -gt 0 ] || die "kiln cc compiled nothing on the node in the cold build: it did not reach the compiles"
 [ "$(cc_stats "$work/ccache-1" cache_miss)" -gt 0 ] || die "ccache recorded no misses in the cold build: it did not reach the compiles"
