@@ -55,7 +55,16 @@ internal static class DistccTestKit
         }
 
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await socket.ConnectAsync(endPoint, deadline.Token);
+        try
+        {
+            await socket.ConnectAsync(endPoint, deadline.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // A node that refuses the peer may reset the connection before the connect returns here.
+            return [];
+        }
+
         try
         {
             await socket.SendAsync(request, SocketFlags.None, deadline.Token);
