@@ -44,7 +44,8 @@ internal sealed partial class CompileDriver
         var cwd = _settings.WorkingDirectory;
         var manifestKey = DirectMode.ManifestKey(identity, command.Arguments, cwd, CompileAction.MessagesLocaleOf(_settings.Locale), _settings.PreprocessorVariables,
             _settings.BaseDirectory);
-        if (cache?.FindDirect(manifestKey, cwd) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
+        var digests = new FileDigests(cwd);
+        if (cache?.FindDirect(manifestKey, digests) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
             && cache.TryGetResult(entry.Key) is { } direct
             && (entry.DependencyFile is null || WriteObject(Path.Combine(cwd, command.DependencyFile!), entry.DependencyFile) is null)
             && WriteObject(Path.Combine(cwd, command.Output), direct.Object) is null)
@@ -57,7 +58,7 @@ internal sealed partial class CompileDriver
             return LocalLookup.None with { ExitCode = 0 };
         }
 
-        return new LocalLookup(null, cache, identity, manifestKey, null, null);
+        return new LocalLookup(null, cache, identity, manifestKey, null, null) { Digests = digests };
     }
 
     /// <summary>

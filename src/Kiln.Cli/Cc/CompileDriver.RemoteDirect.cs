@@ -52,30 +52,8 @@ internal sealed partial class CompileDriver
         }
 
         var cwd = _settings.WorkingDirectory;
-        var digests = new Dictionary<string, Digest?>(StringComparer.Ordinal);
-        bool Matches(KilnManifestEntry entry)
-        {
-            if ((entry.DependencyFile is not null) != command.WritesDependencyFile)
-            {
-                return false;
-            }
-
-            foreach (var file in entry.Files)
-            {
-                if (!digests.TryGetValue(file.Path, out var now))
-                {
-                    now = LocalCompileCache.DigestOfFile(Path.Combine(cwd, file.Path));
-                    digests[file.Path] = now;
-                }
-
-                if (now != file.Digest)
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
+        var digests = local.Digests ?? new FileDigests(cwd);
+        bool Matches(KilnManifestEntry entry) => (entry.DependencyFile is not null) == command.WritesDependencyFile && digests.AllMatch(entry.Files);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_settings.RemoteTimeout);

@@ -139,7 +139,7 @@ internal sealed partial class CompileDriver
                 return cpp.ExitCode;
             }
 
-            key ??= KeyOf(command, Identity(compilerPath), cpp.Stdout);
+            key ??= KeyOf(command, local.Identity ?? Identity(compilerPath), cpp.Stdout);
             var request = Request(command, cpp.Stdout, key.Value);
             var (reply, raced) = await SendOrRaceAsync(host, request, compilerPath, slots, LocalLimit(list), cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "reply");
@@ -378,7 +378,9 @@ internal sealed partial class CompileDriver
         {
             // A node's answer (compiled or from its cache) fills the local cache, and the node learns
             // which files led to it, so the next such compile anywhere skips the preprocessor.
-            var manifest = local.Cache is not null || (_settings.RemoteDirect && answeredBy is not null) ? ManifestOf(command, local) : null;
+            var manifest = local.Cache is not null || (_settings.RemoteDirect && answeredBy is not null && _clients(answeredBy) is IRemoteDirectClient)
+                ? ManifestOf(command, local)
+                : null;
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr, manifest);
             if (answeredBy is not null)
             {

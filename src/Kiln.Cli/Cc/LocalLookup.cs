@@ -19,4 +19,7 @@ internal sealed record LocalLookup(
 {
     /// <summary>No local cache for this compile.</summary>
     public static readonly LocalLookup None = new(null, null, null, ActionKey.None, null, null);
+
+    /// <summary>The digests direct mode has read so far, shared by the local and the remote lookup.</summary>
+    public FileDigests? Digests { get; init; }
 }

@@ -85,37 +85,13 @@ internal sealed class LocalCompileCache
 
     /// <summary>
     /// Direct mode: the entry of manifest <paramref name="manifestKey"/> whose every file still has
-    /// the digest it had, or null. <paramref name="workingDirectory"/> resolves relative names.
+    /// the digest it had, or null. <paramref name="digests"/> hashes each file once.
     /// </summary>
-    public ManifestEntry? FindDirect(ActionKey manifestKey, string workingDirectory)
+    public ManifestEntry? FindDirect(ActionKey manifestKey, FileDigests digests)
     {
-        var entries = ReadManifest(manifestKey);
-        if (entries is null)
+        foreach (var entry in ReadManifest(manifestKey) ?? [])
         {
-            return null;
-        }
-
-        // Each file is hashed once however many entries name it.
-        var digests = new Dictionary<string, Digest?>(StringComparer.Ordinal);
-        foreach (var entry in entries)
-        {
-            var matches = true;
-            foreach (var file in entry.Files)
-            {
-                if (!digests.TryGetValue(file.Path, out var now))
-                {
-                    now = DigestOfFile(Path.Combine(workingDirectory, file.Path));
-                    digests[file.Path] = now;
-                }
-
-                if (now != file.Digest)
-                {
-                    matches = false;
-                    break;
-                }
-            }
-
-            if (matches)
+            if (digests.AllMatch(entry.Files))
             {
                 return entry;
             }

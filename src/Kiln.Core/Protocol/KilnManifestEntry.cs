@@ -12,6 +12,9 @@ namespace Kiln.Core.Protocol;
 /// </summary>
 public sealed record KilnManifestEntry(ActionKey ClientKey, ActionKey NodeKey, IReadOnlyList<IncludedFile> Files, ReadOnlyMemory<byte>? DependencyFile)
 {
+    /// <summary>The most files one entry can name: the encoding counts them in 16 bits.</summary>
+    public const int MaxFiles = ushort.MaxValue;
+
     /// <summary>Bytes of the entry's encoding.</summary>
     public int EncodedLength
     {

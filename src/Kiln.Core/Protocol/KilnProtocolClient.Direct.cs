@@ -140,14 +140,14 @@ public sealed partial class KilnProtocolClient
             return;
         }
 
-        var frame = KilnManifest.RecordFrame(manifestKey, entry);
-        if (frame.Length - KilnFrameHeader.Size > KilnProtocol.MaxControlFrameLength)
+        if (entry.Files.Count > KilnManifestEntry.MaxFiles || ActionKey.Length + entry.EncodedLength > KilnProtocol.MaxControlFrameLength)
         {
             // Thousands of headers: too big to record, and the node would close the connection for it.
             ReturnIdle(host.Display, connection);
             return;
         }
 
+        var frame = KilnManifest.RecordFrame(manifestKey, entry);
         using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         io.CancelAfter(_options.IoTimeout);
         using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);

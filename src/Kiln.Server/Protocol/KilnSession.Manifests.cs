@@ -32,12 +32,12 @@ public sealed partial class KilnSession
 
         if (_cache is null)
         {
-            return new Step(StepKind.JobError, new KilnError(KilnErrorCode.NotCached, "this node runs without a result cache (--result-cache off)"));
+            return new Step(StepKind.Refuse, new KilnError(KilnErrorCode.NotCached, "this node runs without a result cache (--result-cache off)"));
         }
 
         if (_identity is { } identity && !identity.Has(Role.Read))
         {
-            return new Step(StepKind.JobError, new KilnError(KilnErrorCode.Forbidden,
+            return new Step(StepKind.Refuse, new KilnError(KilnErrorCode.Forbidden,
                 $"'{identity.Name}' ({identity.Id}) has role {NodeAuthenticator.RoleName(identity.Role)}; reading the cache needs read"));
         }
 
@@ -103,6 +103,21 @@ public sealed partial class KilnSession
             LogManifestDropped(_logger, _client, manifestKey.Hex);
         }
     }
+
+    /// <summary>
+    /// A LOOKUP or FETCH this node will not answer: no job is behind it, so it is audited as a cache
+    /// read (not a refused job, and not in the job ledger) and answered with the error; the connection
+    /// stays usable.
+    /// </summary>
+    private async Task RefuseReadAsync(KilnError error, CancellationTokenSource deadline, CancellationToken cancellationToken)
+    {
+        LogReadRefused(_logger, _client, error.Code, error.Message);
+        _access?.Record("cache", Security.AuditEvent.Refused, _identity, $"{error.Code}: {error.Message}");
+        await SendAsync(error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Kiln cache read from {Client} refused: {Code}: {Reason}")]
+    private static partial void LogReadRefused(ILogger logger, string client, KilnErrorCode code, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Kiln LOOKUP from {Client}: {Key}: {Found}")]
     private static partial void LogManifestLookup(ILogger logger, string client, string key, string found);

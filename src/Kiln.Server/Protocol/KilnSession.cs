@@ -151,6 +151,9 @@ public sealed partial class KilnSession
                     AuditJob(_job, AuditEvent.Refused, $"{step.Error.Code}: {step.Error.Message}");
                     await SendAsync(step.Error.WriteFrame, deadline, cancellationToken).ConfigureAwait(false);
                     break;
+                case StepKind.Refuse:
+                    await RefuseReadAsync(step.Error!, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
                 case StepKind.Run:
                     await RunJobAsync(deadline, cancellationToken).ConfigureAwait(false);
                     break;
@@ -176,6 +179,7 @@ public sealed partial class KilnSession
         Fail,
         Welcome,
         JobError,
+        Refuse,
         Run,
         Lookup,
         LookUpManifest,

@@ -167,6 +167,42 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.Empty(entries);
     }
 
+    [Fact]
+    public async Task OnANodeWithoutAResultCacheLookupAndFetchAreRefusedAsReadsNotAsJobs()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true, configure: o => o.ResultCache = false);
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        await peer.SendAsync(RawKilnPeer.Hello(), KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey));
+        await peer.ReadWelcomeAsync();
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out var error, out _));
+        Assert.Equal(KilnErrorCode.NotCached, error.Code);
+        Assert.Contains("without a result cache", error.Message, StringComparison.Ordinal);
+
+        // The connection stays usable, and no refused job appears in the node's ledger: none was asked for.
+        await peer.SendAsync(KilnManifest.KeyFrame(KilnFrameType.Fetch, s_manifestKey));
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out error, out _));
+        Assert.Equal(KilnErrorCode.NotCached, error.Code);
+        Assert.Empty(node.Node.Services.GetRequiredService<Kiln.Server.Accounting.JobLedger>().Recent(10));
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task ARecordOfMoreFilesThanTheFrameCanCountIsNotSentAndTheConnectionStaysUsable()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var (request, _) = await PrepareAsync();
+        using var client = Client("many-headers");
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var host = ProtocolTestKit.Host(node.Node.KilnEndPoint);
+        Assert.Equal(RemoteStatus.Completed, (await client.CompileAsync(host, request, cts.Token)).Status);
+        var files = Enumerable.Range(0, KilnManifestEntry.MaxFiles + 1).Select(i => new IncludedFile("h" + i, Digest.FromBytes("x"u8))).ToArray();
+        await client.RecordAsync(host, s_manifestKey, new KilnManifestEntry(request.ActionKey, ActionKey.None, files, null), cts.Token);
+
+        // The same connection (idle again) still answers: the compile comes back from the cache.
+        var again = await client.CompileAsync(host, request, cts.Token);
+        Assert.True(again.Status == RemoteStatus.Completed && again.FromCache, again.Message);
+    }
+
     public static TheoryData<string, string, KilnErrorCode> HostileFrames => new()
     {
         // LOOKUP before HELLO.
