@@ -55,6 +55,8 @@ internal static class Usage
           KILN_CACHE_SIZE size cap of the local cache under KILN_DIR (default 5G; 0 = off)
           KILN_REMOTE_DIRECT  0 = do not ask the node for this user's manifests before
                           preprocessing (remote direct mode; on by default, docs/cache.md)
+          KILN_REMOTE_PREPROCESS  0 = always preprocess here; by default a node whose manifest
+                          names this compile's files preprocesses changed files itself
           KILN_BASEDIR    paths under it are made relative, so checkouts share cache hits
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
           KILN_USER       the name nodes account this user's jobs to (default: the login name)

@@ -88,6 +88,13 @@ internal sealed class CcSettings
     /// </summary>
     public bool RemoteDirect { get; init; }
 
+    /// <summary>
+    /// KILN_REMOTE_PREPROCESS (on unless 0; off for settings built in code): when remote direct mode
+    /// finds this compile's manifest but the files changed, let a capable node preprocess the new
+    /// files itself instead of preprocessing here (docs/cache.md, remote preprocessing).
+    /// </summary>
+    public bool RemotePreprocess { get; init; }
+
     /// <summary>The preprocessor's environment variables (<see cref="LocalCache.DirectMode.PreprocessorVariables"/>) that are set.</summary>
     public IReadOnlyDictionary<string, string> PreprocessorVariables { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -149,6 +156,7 @@ internal sealed class CcSettings
             HostsSource = source,
             Fallback = variable("KILN_FALLBACK") != "0",
             RemoteDirect = variable("KILN_REMOTE_DIRECT") != "0",
+            RemotePreprocess = variable("KILN_REMOTE_PREPROCESS") != "0",
             Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
             BackoffPeriod = backoff,
             DiscoveryLifetime = Seconds(variable("KILN_DISCOVERY_TTL")) ?? TimeSpan.FromSeconds(5),

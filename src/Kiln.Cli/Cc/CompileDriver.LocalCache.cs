@@ -151,12 +151,17 @@ internal sealed partial class CompileDriver
         }
     }
 
+    /// <summary>A digest no file has (an all-zero SHA-256 of an empty file), for files too new to trust.</summary>
+    private static readonly Digest s_unmatchable = Digest.FromHash(new byte[Digest.HashLength], 0);
+
     /// <summary>
     /// Which files (with their digests now) led to the compile's ActionKey, so the next identical
-    /// compile can skip the preprocessor. Null when a file is too new to trust, is unreadable, or uses
-    /// a time macro, when the preprocessor printed anything, or when the dependency file the compile
+    /// compile can skip the preprocessor. A file too new to trust gets a digest no file has (the entry
+    /// then only lists the files, for remote preprocessing). Null when a file is unreadable or uses a
+    /// time macro, when the preprocessor printed anything, or when the dependency file the compile
     /// wrote is missing.
     /// </summary>
+
     private ManifestEntry? ManifestOf(CompileCommand command, LocalLookup local)
     {
         if (local.ManifestKey.IsNone || local.Key is not { } key || key.Key.IsNone || local.Preprocessed is not { } cpp || !cpp.Stderr.IsEmpty)
@@ -182,7 +187,11 @@ internal sealed partial class CompileDriver
             {
                 if (File.GetLastWriteTimeUtc(path) > _started - s_tooNew)
                 {
-                    return null;
+                    // It may have changed after the preprocessor read it, so no digest of it can be
+                    // trusted: the entry names it with one no file has. The entry never matches, and
+                    // still tells remote preprocessing which files this compile reads.
+                    files.Add(new IncludedFile(name, s_unmatchable));
+                    continue;
                 }
 
                 content = File.ReadAllBytes(path);

@@ -1,4 +1,5 @@
 using Kiln.Cli.LocalCache;
+using Kiln.Core.Actions;
 using Kiln.Core.Compile;
 using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
@@ -53,7 +54,12 @@ internal sealed partial class CompileDriver
 
         var cwd = _settings.WorkingDirectory;
         var digests = local.Digests ?? new FileDigests(cwd);
-        bool Matches(KilnManifestEntry entry) => (entry.DependencyFile is not null) == command.WritesDependencyFile && digests.AllMatch(entry.Files);
+        KilnManifestEntry? newest = null;
+        bool Matches(KilnManifestEntry entry)
+        {
+            newest ??= entry;
+            return (entry.DependencyFile is not null) == command.WritesDependencyFile && digests.AllMatch(entry.Files);
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_settings.RemoteTimeout);
@@ -70,6 +76,14 @@ internal sealed partial class CompileDriver
         PhaseTrace.Mark("cc", "remote-direct");
         if (hit is null)
         {
+            if (newest is not null && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")
+                && client.PreprocessesRemotely(host))
+            {
+                // The files changed since: the node can preprocess the new ones itself (remote preprocessing).
+                _remoteSources = SourcesOf(command, local.ManifestKey, newest);
+                PhaseTrace.Mark("cc", "sources-read");
+            }
+
             return null;
         }
 
@@ -90,6 +104,126 @@ internal sealed partial class CompileDriver
 
         Verbose($"kiln: {command.Source} from the result cache of {host.Display} (direct mode)");
         _decisions.Hit(command.Source, host.Display, "remote direct mode: the node's manifest matched the headers' digests, no preprocessor ran");
+        Write(_console.Stdout, outcome.Stdout);
+        Write(_console.Stderr, outcome.Stderr);
+        return 0;
+    }
+
+    /// <summary>
+    /// The PREPROCESS job for this compile from the files <paramref name="entry"/> names, read now:
+    /// content for each file outside /usr, the digest alone for files under it. Null when a file is
+    /// unreadable or uses a time macro (its output would differ run to run), or the job is too large
+    /// to send.
+    /// </summary>
+    private KilnPreprocessJob? SourcesOf(CompileCommand command, ActionKey manifestKey, KilnManifestEntry entry)
+    {
+        var cwd = _settings.WorkingDirectory;
+        var files = new List<KilnPreprocessFile>(entry.Files.Count);
+        foreach (var file in entry.Files)
+        {
+            var path = Path.Combine(cwd, file.Path);
+            byte[] content;
+            try
+            {
+                content = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+
+            if (DirectMode.UsesTimeMacros(content))
+            {
+                return null;
+            }
+
+            var digest = Digest.FromBytes(content);
+            ReadOnlyMemory<byte>? shipped = null;
+            if (!Path.GetFullPath(path).StartsWith("/usr/", StringComparison.Ordinal))
+            {
+                shipped = content;
+            }
+
+            files.Add(new KilnPreprocessFile(file.Path, digest, shipped));
+        }
+
+        var job = new KilnPreprocessJob
+        {
+            ManifestKey = manifestKey,
+            Compiler = Path.GetFileName(command.Compiler),
+            Arguments = command.Arguments,
+            WorkingDirectory = cwd,
+            Locale = _settings.Locale,
+            Files = files,
+        };
+        if (job.Validate() is { } tooLarge)
+        {
+            Verbose($"kiln: {command.Source}: preprocessing here ({tooLarge})");
+            return null;
+        }
+
+        return job;
+    }
+
+    /// <summary>
+    /// Remote preprocessing on <paramref name="host"/>: the exit code when the node compiled it
+    /// (outputs written, the local cache filled); null when it could not, and the compile goes the
+    /// ordinary way (a failed compile too: the node may have lacked a header the manifest did not
+    /// name, and the ordinary way reports a real error in the compiler's words).
+    /// </summary>
+    private async Task<int?> PreprocessRemotelyAsync(CompileCommand command, HostSpec host, LocalLookup local, KilnPreprocessJob job, CancellationToken cancellationToken)
+    {
+        if (_clients(host) is not IRemoteDirectClient client || !client.PreprocessesRemotely(host))
+        {
+            return null;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.RemoteTimeout);
+        RemoteCompileReply reply;
+        try
+        {
+            reply = await client.PreprocessAsync(host, job, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            reply = RemoteCompileReply.Fail($"no reply within {_settings.RemoteTimeout.TotalSeconds:0} s");
+        }
+
+        PhaseTrace.Mark("cc", "reply");
+        if (reply is not { Status: RemoteStatus.Completed, Outcome: { ExitCode: 0 } outcome } || outcome.Object.IsEmpty
+            || command.WritesDependencyFile != outcome.DependencyFile.HasValue)
+        {
+            Verbose($"kiln: {command.Source}: {host.Display} did not preprocess it ({reply.Message ?? $"exit {reply.Outcome?.ExitCode}"}); preprocessing here");
+            return null;
+        }
+
+        var cwd = _settings.WorkingDirectory;
+        if ((outcome.DependencyFile is { } dependency && WriteObject(Path.Combine(cwd, command.DependencyFile!), dependency.ToArray()) is not null)
+            || WriteObject(Path.Combine(cwd, command.Output), outcome.Object) is not null)
+        {
+            return null;
+        }
+
+        if (local.Cache is { } cache && !local.ManifestKey.IsNone)
+        {
+            // Keyed by what the node compiled: the manifest key and every file's digest.
+            var encoding = new CanonicalWriter("kiln-local-preprocessed-remotely-v1").Digest(Digest.FromBytes(System.Text.Encoding.ASCII.GetBytes(local.ManifestKey.Hex)))
+                .Int(job.Files.Count);
+            var files = new List<IncludedFile>(job.Files.Count);
+            foreach (var file in job.Files)
+            {
+                encoding.String(file.Name).Digest(file.Digest);
+                files.Add(new IncludedFile(file.Name, file.Digest));
+            }
+
+            var key = ActionKey.FromEncoding(encoding.ToArray());
+            cache.PutResult(key, new CachedCompile(outcome.Object, outcome.Stdout, outcome.Stderr));
+            cache.RecordDirect(local.ManifestKey, new ManifestEntry(files, key, outcome.DependencyFile?.ToArray()));
+        }
+
+        Verbose($"kiln: {command.Source} {(reply.FromCache ? "from the result cache of" : "preprocessed and compiled on")} {host.Display} (remote preprocessing)");
+        _decisions.Remote(command.Source, host.Display, 0);
         Write(_console.Stdout, outcome.Stdout);
         Write(_console.Stderr, outcome.Stderr);
         return 0;

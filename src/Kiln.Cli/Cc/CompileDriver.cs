@@ -5,6 +5,7 @@ using Kiln.Core.Compile;
 using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
 using Kiln.Core.Hosts;
+using Kiln.Core.Protocol;
 using Kiln.Core.Remote;
 
 namespace Kiln.Cli.Cc;
@@ -33,6 +34,12 @@ internal sealed partial class CompileDriver
     private readonly HostBackoff _backoff;
     private readonly DecisionLog _decisions;
     private readonly INodeHandshake? _handshake;
+
+    /// <summary>
+    /// Remote preprocessing's job for this compile, when remote direct mode found this compile's
+    /// manifest but its files had changed: the first capable host is asked to preprocess it.
+    /// </summary>
+    private KilnPreprocessJob? _remoteSources;
 
     /// <summary>
     /// Creates a driver; <paramref name="clients"/> gives the protocol client for a host,
@@ -84,11 +91,16 @@ internal sealed partial class CompileDriver
             return remote;
         }
 
-        local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
-        PhaseTrace.Mark("cc", "local-cache");
-        if (local.ExitCode is { } answered)
+        // The local cache by ActionKey needs the preprocessor here; when a node is about to preprocess
+        // the compile itself (remote preprocessing), that would undo the point, so it is skipped.
+        if (_remoteSources is null)
         {
-            return answered;
+            local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "local-cache");
+            if (local.ExitCode is { } answered)
+            {
+                return answered;
+            }
         }
         var random = new Random(_settings.Seed);
         var deadline = Deadline();
@@ -119,6 +131,21 @@ internal sealed partial class CompileDriver
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
                 _decisions.LocalSlot(command.Source, lease.Slot);
                 return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (preprocessed is null && _remoteSources is { } sources && _clients(host) is IRemoteDirectClient candidate && candidate.PreprocessesRemotely(host))
+            {
+                _remoteSources = null;
+                var done = await PreprocessRemotelyAsync(command, host, local, sources, cancellationToken).ConfigureAwait(false);
+                lease.Dispose();
+                RememberWelcome(host);
+                if (done is { } exitCode)
+                {
+                    return exitCode;
+                }
+
+                // The ordinary way, on whichever host is free next.
+                continue;
             }
 
             if (preprocessed is null)

@@ -84,6 +84,12 @@ public enum RefusalKind
 
     /// <summary>The job could not run for a reason of the node's own (disk, process start).</summary>
     NodeFailure,
+
+    /// <summary>
+    /// A compile the node was asked to preprocess itself could not be laid out as asked (a system file
+    /// differs from the node's or is missing, a path the sandbox cannot show): the client preprocesses.
+    /// </summary>
+    PreprocessRefused,
 }
 
 /// <summary>Either an outcome or a refusal with a message a person can act on.</summary>

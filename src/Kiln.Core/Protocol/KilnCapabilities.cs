@@ -28,4 +28,10 @@ public enum KilnCapabilities : uint
     /// which the client takes as a miss.
     /// </summary>
     Manifests = 1u << 3,
+
+    /// <summary>
+    /// Server: runs PREPROCESS (remote preprocessing), which needs the job sandbox: each file appears
+    /// at the client's own path inside it.
+    /// </summary>
+    RemotePreprocess = 1u << 4,
 }

@@ -57,4 +57,10 @@ public enum KilnErrorCode : ushort
 
     /// <summary>FETCH named a key the node has no result for (evicted, or refused by the trust policy): the client compiles.</summary>
     NotCached = 107,
+
+    /// <summary>
+    /// PREPROCESS could not run as asked (a file under /usr differs from the node's copy or is missing
+    /// there, a path the sandbox cannot show, a node without a sandbox): the client preprocesses itself.
+    /// </summary>
+    PreprocessRefused = 108,
 }

@@ -35,4 +35,10 @@ public enum KilnFrameType : byte
 
     /// <summary>Client to server: a manifest entry for the job this connection just ran. No answer.</summary>
     Record = 0x0B,
+
+    /// <summary>
+    /// Client to server: a compile the node preprocesses itself, with the files it reads (remote
+    /// preprocessing); answered as JOB is: RESULT, BUSY or ERROR.
+    /// </summary>
+    Preprocess = 0x0C,
 }

@@ -39,7 +39,7 @@ public static class KilnProtocol
         KilnFrameType.Hello or KilnFrameType.Job => MaxControlFrameLength,
         KilnFrameType.Input => MaxInputChunk,
         KilnFrameType.Lookup or KilnFrameType.Fetch => Hashing.ActionKey.Length,
-        KilnFrameType.Record => MaxControlFrameLength,
+        KilnFrameType.Record or KilnFrameType.Preprocess => MaxControlFrameLength,
         _ => -1,
     };
 }

@@ -25,6 +25,15 @@ public interface IRemoteDirectClient
     /// that job's input. Nothing is waited for, and nothing is reported when it cannot be sent.
     /// </summary>
     Task RecordAsync(HostSpec host, ActionKey manifestKey, KilnManifestEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>True when <paramref name="host"/>'s last WELCOME offered remote preprocessing (PREPROCESS).</summary>
+    bool PreprocessesRemotely(HostSpec host);
+
+    /// <summary>
+    /// Sends a compile for <paramref name="host"/> to preprocess itself (remote preprocessing,
+    /// docs/cache.md) and returns its answer as a compile's: completed, busy, refused or failed.
+    /// </summary>
+    Task<RemoteCompileReply> PreprocessAsync(HostSpec host, KilnPreprocessJob job, CancellationToken cancellationToken);
 }
 
 /// <summary>A remote direct-mode hit: the entry whose files matched, and its stored result.</summary>

@@ -248,15 +248,16 @@ public sealed partial class CompileExecutor
 
     private async Task<ProcessRun> RunAsync(
         string compiler, List<string> arguments, string workingDirectory, string jobDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyList<string>? view = null, KeyValuePair<string, string>? variable = null)
     {
-        var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory);
+        var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory, view);
 
         // A workstation lends its cores at a lower priority than its owner's own work.
         var niced = _options.Nice > 0 && File.Exists(NiceProgram);
         var info = new ProcessStartInfo(niced ? NiceProgram : program)
         {
-            WorkingDirectory = workingDirectory,
+            // With a view, the working directory exists only inside the sandbox.
+            WorkingDirectory = view is null ? workingDirectory : jobDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -277,7 +278,12 @@ public sealed partial class CompileExecutor
         // A scrubbed environment: the compiler sees only what a compile needs.
         info.Environment.Clear();
         info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-        info.Environment["TMPDIR"] = workingDirectory;
+        info.Environment["TMPDIR"] = view is null ? workingDirectory : "/tmp";
+        if (variable is { } extra)
+        {
+            info.Environment[extra.Key] = extra.Value;
+        }
+
         foreach (var name in CompileJob.LocaleVariables)
         {
             // Only well-formed locale names pass: they select message catalogs, nothing else.

@@ -2,7 +2,7 @@ namespace Kiln.Server.Compile;
 
 /// <summary>
 /// What one compile may use on the node: the sandbox, CPU time, address space and output size.
-/// The limits are set with <c>prlimit</c> on the compiler, so they hold for the programs it runs
+/// The limits are set with dash's <c>ulimit</c> (or <c>prlimit</c>) before the compiler runs, so they hold for the programs it runs
 /// (cc1, as) too. A job that meets one is refused with a message that names the limit.
 /// </summary>
 public sealed class JobLimits

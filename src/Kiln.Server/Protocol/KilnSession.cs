@@ -169,6 +169,9 @@ public sealed partial class KilnSession
                 case StepKind.Record:
                     await RecordAsync(step.Key, step.Entry!).ConfigureAwait(false);
                     break;
+                case StepKind.Preprocess:
+                    await PreprocessAsync(step.Preprocess!, deadline, cancellationToken).ConfigureAwait(false);
+                    break;
             }
         }
     }
@@ -185,10 +188,11 @@ public sealed partial class KilnSession
         LookUpManifest,
         Fetch,
         Record,
+        Preprocess,
     }
 
     private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null, ActionKey Key = default,
-        KilnManifestEntry? Entry = null)
+        KilnManifestEntry? Entry = null, KilnPreprocessJob? Preprocess = null)
     {
         public static readonly Step Continue = new(StepKind.Continue);
     }
@@ -210,7 +214,8 @@ public sealed partial class KilnSession
                 {
                     KilnFrameType.Job => HandleJob(Contiguous(payload)),
                     KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, Contiguous(payload)),
-                    _ => Unexpected(header, "JOB, LOOKUP, FETCH or RECORD"),
+                    KilnFrameType.Preprocess => HandlePreprocess(Contiguous(payload)),
+                    _ => Unexpected(header, "JOB, LOOKUP, FETCH, RECORD or PREPROCESS"),
                 };
 
             default:
@@ -260,10 +265,15 @@ public sealed partial class KilnSession
         _phase = KilnSessionPhase.Idle;
         var version = Math.Min(hello.MaxVersion, KilnProtocol.Version);
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
-            version, _cache is null ? KilnCapabilities.Compile : KilnCapabilities.Compile | KilnCapabilities.ResultCache | KilnCapabilities.Manifests, (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
+            version, Capabilities(), (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
             (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName)
         { Attributes = _options.WelcomeAttributes });
     }
+
+    private KilnCapabilities Capabilities() =>
+        KilnCapabilities.Compile
+        | (_cache is null ? KilnCapabilities.None : KilnCapabilities.ResultCache | KilnCapabilities.Manifests)
+        | (_executor.CanPreprocessRemotely ? KilnCapabilities.RemotePreprocess : KilnCapabilities.None);
 
     private Step HandleJob(ReadOnlyMemory<byte> payload)
     {
@@ -577,6 +587,7 @@ public sealed partial class KilnSession
             RefusalKind.CompilerNotAllowed => KilnErrorCode.CompilerNotAllowed,
             RefusalKind.ArgumentRefused => KilnErrorCode.ArgumentRefused,
             RefusalKind.TooLarge => KilnErrorCode.TooLarge,
+            RefusalKind.PreprocessRefused => KilnErrorCode.PreprocessRefused,
             _ => KilnErrorCode.NodeFailure,
         };
         return new KilnError(code, refused.Message ?? code.ToString());

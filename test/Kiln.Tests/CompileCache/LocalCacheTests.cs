@@ -50,6 +50,7 @@ public sealed class LocalCacheTests : IDisposable
             ["KILN_VERBOSE"] = null,
             ["KILN_CACHE_SIZE"] = null,
             ["KILN_REMOTE_DIRECT"] = null,
+            ["KILN_REMOTE_PREPROCESS"] = null,
             ["KILN_USER"] = null,
             ["LC_ALL"] = "C",
         };
@@ -178,7 +179,7 @@ public sealed class LocalCacheTests : IDisposable
         _dir.Write("include/h.h", original.Replace("7", "9", StringComparison.Ordinal));
         Age("include/h.h");
         var changed = await LocalGccAsync();
-        await KilnCcAsync(hosts, _dir.Combine("state-5"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
+        await KilnCcAsync(hosts, _dir.Combine("state-5"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0", ["KILN_REMOTE_PREPROCESS"] = "0" });
         Assert.Equal(4, PreprocessorRuns);
         Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
         Assert.Equal(2, node.Node.Counters.CompilesOk);
@@ -189,6 +190,77 @@ public sealed class LocalCacheTests : IDisposable
         await KilnCcAsync(hosts, _dir.Combine("state-6"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0" });
         Assert.Equal(4, PreprocessorRuns);
         Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+    }
+
+    [Fact]
+    public async Task AChangedHeaderIsPreprocessedOnTheNodeFromTheFilesTheManifestNames()
+    {
+        await using var node = await TestNode.StartAsync();
+        var hosts = node.KilnHost();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+        var original = await File.ReadAllTextAsync(_dir.Combine("include/h.h"));
+        await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+
+        // Edited just now (too new for a digest of its own in any manifest): the node preprocesses the
+        // new header itself, at this checkout's own paths, and the outputs are a local compile's.
+        _dir.Write("include/h.h", original.Replace("7", "9", StringComparison.Ordinal));
+        var changed = await LocalGccAsync();
+        var run = await KilnCcAsync(hosts, _dir.Combine("state-2"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(2, node.Node.Counters.CompilesOk);
+        Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(changed.Dependencies.Replace("ref.o", "out.o", StringComparison.Ordinal), await File.ReadAllTextAsync(_dir.Combine("out.d")));
+        Assert.Equal(changed.Stderr, run.Stderr);
+
+        // The node recorded what it compiled: the same compile again is a hit, compiled nowhere.
+        File.Delete(_dir.Combine("out.o"));
+        await KilnCcAsync(hosts, _dir.Combine("state-3"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(2, node.Node.Counters.CompilesOk);
+        Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+
+        // With the local cache on, the node's answer fills it: the next compile is a local direct hit.
+        _dir.Write("include/h.h", original.Replace("7", "5", StringComparison.Ordinal));
+        var fifth = await LocalGccAsync();
+        await KilnCcAsync(hosts, _dir.Combine("state-4"), "out.o");
+        Assert.Equal(1, PreprocessorRuns);
+        File.Delete(_dir.Combine("out.o"));
+        await KilnCcAsync(hosts, _dir.Combine("state-4"), "out.o");
+        Assert.Equal(1, Counter(_dir.Combine("state-4"), "direct-hit"));
+        Assert.Equal(fifth.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(3, node.Node.Counters.CompilesOk);
+
+        // Turned off, the client preprocesses.
+        _dir.Write("include/h.h", original.Replace("7", "3", StringComparison.Ordinal));
+        await KilnCcAsync(hosts, _dir.Combine("state-5"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0", ["KILN_REMOTE_PREPROCESS"] = "0" });
+        Assert.Equal(2, PreprocessorRuns);
+    }
+
+    [Theory]
+    [InlineData("a project header the manifest does not name", "#include \"extra.h\"\n", "int extra;\n")]
+    [InlineData("a system header the manifest does not name", "#include <stdlib.h>\n", null)]
+    public async Task ANewIncludeIsPreprocessedHereAndTheObjectIsStillRight(string what, string include, string? extra)
+    {
+        await using var node = await TestNode.StartAsync();
+        var hosts = node.KilnHost();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+        await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+
+        // The node lacks the new project header (it was never sent), or reads a system header the
+        // client's list did not name: either way the client preprocesses, and the object is right.
+        if (extra is not null)
+        {
+            _dir.Write("include/extra.h", extra);
+        }
+
+        _dir.Write("include/h.h", include + await File.ReadAllTextAsync(_dir.Combine("include/h.h")));
+        var changed = await LocalGccAsync();
+        await KilnCcAsync(hosts, _dir.Combine("state-2"), "out.o", noCache);
+        Assert.True(PreprocessorRuns == 2, what);
+        Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(changed.Dependencies.Replace("ref.o", "out.o", StringComparison.Ordinal), await File.ReadAllTextAsync(_dir.Combine("out.d")));
     }
 
     [Fact]

@@ -203,6 +203,160 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.True(again.Status == RemoteStatus.Completed && again.FromCache, again.Message);
     }
 
+    /// <summary>A PREPROCESS job for d.c as gcc -M lists its files here: contents for the source, digests for /usr.</summary>
+    private async Task<KilnPreprocessJob> PreprocessJobAsync(string[] args)
+    {
+        _dir.Write("d.c", Source);
+        // -M writes to -o's file when there is one: the list goes to standard output instead.
+        var listing = await Tools.RunAsync("gcc", ["-M", "-MF", "/dev/stdout", .. args.Where(a => a is not ("-MMD" or "-MD"))], _dir.Path,
+            new Dictionary<string, string?> { ["LC_ALL"] = "C" });
+        Assert.True(listing.ExitCode == 0, listing.Stderr);
+        var files = new List<KilnPreprocessFile>();
+        foreach (var name in Kiln.Server.Compile.CompileExecutor.MakeDependencies(listing.Stdout))
+        {
+            var content = await File.ReadAllBytesAsync(Path.Combine(_dir.Path, name));
+            ReadOnlyMemory<byte>? shipped = null;
+            if (!name.StartsWith("/usr/", StringComparison.Ordinal))
+            {
+                shipped = content;
+            }
+
+            files.Add(new KilnPreprocessFile(name, Digest.FromBytes(content), shipped));
+        }
+
+        return new KilnPreprocessJob
+        {
+            ManifestKey = s_manifestKey,
+            Compiler = "gcc",
+            Arguments = args,
+            WorkingDirectory = _dir.Path,
+            Locale = s_cLocale,
+            Files = files,
+        };
+    }
+
+    [Fact]
+    public async Task PreprocessCompilesAtTheClientsPathsAndRecordsTheEntryForItsWriter()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (_, localObject) = await PrepareAsync();
+        var job = await PreprocessJobAsync(["-O2", "-Wall", "-c", "d.c", "-o", "remote.o"]);
+        Assert.Contains(job.Files, f => f.Name == "/usr/include/stdio.h" && f.Content is null);
+        using var client = Client("alice");
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        Assert.NotNull(await client.HandshakeAsync(ProtocolTestKit.Host(node), cts.Token));
+        Assert.True(client.PreprocessesRemotely(ProtocolTestKit.Host(node)));
+        var reply = await client.PreprocessAsync(ProtocolTestKit.Host(node), job, cts.Token);
+        Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+        Assert.Equal(0, reply.Outcome!.ExitCode);
+
+        // gcc -o local.o and -o remote.o write the same object: the output name is not in it.
+        Assert.Equal(localObject, reply.Outcome.Object.ToArray());
+        Assert.Contains("d.c:2:", System.Text.Encoding.UTF8.GetString(reply.Outcome.Stderr.Span));
+        Assert.Null(reply.Outcome.DependencyFile);
+
+        // The node recorded the entry for alice, pointing at the result it stored (just after its answer).
+        RemoteDirectHit? hit = null;
+        for (var attempt = 0; attempt < 100 && hit is null; attempt++)
+        {
+            hit = await LookUpAsync(node, "alice");
+            if (hit is null)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Assert.NotNull(hit);
+        Assert.Equal(job.Files.Select(f => f.Name), hit!.Entry.Files.Select(f => f.Path));
+        Assert.Equal(localObject, hit.Outcome.Object.ToArray());
+        Assert.Null(await LookUpAsync(node, "bob"));
+
+        // The same job again is answered from the cache, compiled nowhere.
+        var again = await client.PreprocessAsync(ProtocolTestKit.Host(node), job, cts.Token);
+        Assert.True(again.FromCache, again.Message);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+    }
+
+    public static TheoryData<string> RefusedPreprocessJobs => ["system file differs", "file under /etc", "-MMD", "unnamed system header", "relative escape"];
+
+    [Theory]
+    [MemberData(nameof(RefusedPreprocessJobs))]
+    public async Task PreprocessThatCannotBeShownOrProvedIsRefusedAndTheConnectionServesOn(string what)
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var args = what == "-MMD" ? new[] { "-O2", "-MMD", "-c", "d.c", "-o", "remote.o" } : ["-O2", "-c", "d.c", "-o", "remote.o"];
+        var job = await PreprocessJobAsync(args);
+        var files = job.Files.ToList();
+        switch (what)
+        {
+            case "system file differs":
+                var stdio = files.FindIndex(f => f.Name == "/usr/include/stdio.h");
+                files[stdio] = files[stdio] with { Digest = Digest.FromBytes("not stdio.h"u8) };
+                break;
+            case "file under /etc":
+                files.Add(new KilnPreprocessFile("/etc/kiln-test.h", Digest.FromBytes("x"u8), "x"u8.ToArray()));
+                break;
+            case "unnamed system header":
+                files.RemoveAll(f => f.Name == "/usr/include/stdio.h");
+                break;
+            case "relative escape":
+                files.Add(new KilnPreprocessFile(string.Concat(Enumerable.Repeat("../", 40)) + "etc/x.h", Digest.FromBytes("x"u8), "x"u8.ToArray()));
+                break;
+        }
+
+        await using var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint);
+        await peer.SendAsync(RawKilnPeer.Hello(), (job with { Files = files }).ToFrame());
+        await peer.ReadWelcomeAsync();
+        Assert.True(KilnError.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Error), out var error, out _));
+        Assert.True(error.Code == KilnErrorCode.PreprocessRefused, $"{what}: {error}");
+        Assert.Equal(0, node.Node.Counters.CompilesOk);
+
+        // The connection stays usable.
+        await peer.SendAsync(KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey));
+        Assert.True(KilnManifest.TryParse(await peer.ReadFrameOfTypeAsync(KilnFrameType.Manifest), out var entries, out _));
+        Assert.Empty(entries);
+    }
+
+    [Fact]
+    public void MalformedPreprocessFramesAreRefusedWithTheFieldNamed()
+    {
+        var good = new KilnPreprocessJob
+        {
+            ManifestKey = s_manifestKey,
+            Compiler = "gcc",
+            Arguments = ["-c", "d.c"],
+            WorkingDirectory = "/src",
+            Files = [new KilnPreprocessFile("d.c", Digest.FromBytes("int x;\n"u8), "int x;\n"u8.ToArray())],
+        };
+        Assert.True(KilnPreprocessJob.TryParse(good.ToFrame().AsMemory(KilnFrameHeader.Size), out var parsed, out _));
+        Assert.Equal("d.c", parsed!.Files[0].Name);
+        Assert.Equal("int x;\n"u8.ToArray(), parsed.Files[0].Content!.Value.ToArray());
+
+        // Content that is not what its digest says, a relative working directory, a name twice, a cut frame.
+        var lying = good with { Files = [new KilnPreprocessFile("d.c", Digest.FromBytes("int y;\n"u8), "int x;\n"u8.ToArray())] };
+        var relative = good with { WorkingDirectory = "src" };
+        var twice = good with { Files = [good.Files[0], good.Files[0]] };
+        foreach (var (name, payload) in new[]
+        {
+            ("lying", lying.ToFrame().AsMemory(KilnFrameHeader.Size)),
+            ("relative", relative.ToFrame().AsMemory(KilnFrameHeader.Size)),
+            ("twice", twice.ToFrame().AsMemory(KilnFrameHeader.Size)),
+            ("cut", good.ToFrame().AsMemory(KilnFrameHeader.Size, 40)),
+        })
+        {
+            Assert.False(KilnPreprocessJob.TryParse(payload, out _, out var error), name);
+            Assert.Equal(KilnErrorCode.MalformedFrame, error!.Code);
+        }
+    }
+
+    [Fact]
+    public void MakeDependenciesAreReadAsGccWritesThem()
+    {
+        const string text = "out.o: s.c /usr/include/stdio.h \\\n  include/with\\ space.h dollar$$.h \\\n include/h.h\n\ninclude/h.h:\n";
+        Assert.Equal(["s.c", "/usr/include/stdio.h", "include/with space.h", "dollar$.h", "include/h.h"],
+            Kiln.Server.Compile.CompileExecutor.MakeDependencies(text));
+    }
+
     public static TheoryData<string, string, KilnErrorCode> HostileFrames => new()
     {
         // LOOKUP before HELLO.
