@@ -59,6 +59,14 @@ internal static class FuzzCorpus
             [5, .. Payload(new KilnError(KilnErrorCode.ArgumentRefused, "argument '-fplugin=x' refused").WriteFrame)],
             [6, .. KilnManifest.Encode([ManifestEntry() with { NodeKey = ActionKey.FromEncoding("node"u8) }])],
             [7, .. KilnManifest.RecordFrame(ActionKey.FromEncoding("manifest"u8), ManifestEntry())[KilnFrameHeader.Size..]],
+            [8, .. new KilnPreprocessJob
+            {
+                ManifestKey = ActionKey.FromEncoding("manifest"u8),
+                Compiler = "gcc",
+                Arguments = ["-O2", "-c", "d.c"],
+                WorkingDirectory = "/src",
+                Files = [new KilnPreprocessFile("d.c", Digest.FromBytes("int d;\n"u8), "int d;\n"u8.ToArray()), new KilnPreprocessFile("/usr/include/stdio.h", Digest.FromBytes("stdio"u8), null)],
+            }.ToFrame()[KilnFrameHeader.Size..]],
             RawKilnPeer.Hello(),
         ],
         "kiln-session" => [

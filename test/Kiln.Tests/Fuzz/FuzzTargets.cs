@@ -106,10 +106,11 @@ internal static class FuzzTargets
         }
 
         var payload = input.AsMemory(1);
-        var parsed = (input[0] % 8) switch
+        var parsed = (input[0] % 9) switch
         {
             6 => KilnManifest.TryParse(payload, out var entries, out var e6) ? entries.Count <= KilnManifest.MaxEntries : Rejected(e6),
             7 => KilnManifest.TryParseRecord(payload, out var key, out var entry, out var e7) ? !key.IsNone && entry.NodeKey.IsNone : Rejected(e7),
+            8 => KilnPreprocessJob.TryParse(payload, out var preprocess, out var e8) ? !preprocess.ManifestKey.IsNone && preprocess.WorkingDirectory.StartsWith('/') : Rejected(e8),
             0 => KilnHello.TryParse(payload, out _, out var e0) || Rejected(e0),
             1 => KilnJob.TryParse(payload, out var job, out var e1) ? Validated(job) : Rejected(e1),
             2 => KilnResult.TryParse(payload, out _, out var e2) || Rejected(e2),
