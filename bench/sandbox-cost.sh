@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the job sandbox costs per compile: the command lines a node runs for one small compile with
-# --sandbox off and no limits (gcc alone), with the limits (prlimit + gcc), and with the default
-# sandbox (bwrap + prlimit + gcc), timed with hyperfine in the same run. The bwrap arguments are
+# --sandbox off and no limits (gcc alone), with the limits (set by dash's ulimit, as the node does, or
+# by prlimit, as it did before and does without dash), and with the default sandbox (bwrap + dash +
+# gcc), timed with hyperfine in the same run. The bwrap arguments are
 # those Kiln.Server.Compile.JobSandbox builds: the default keeps the job off the network with a
 # seccomp filter (every socket() refused, the program SeccompFilter builds for x86-64, written here
 # by python3), the fallback with a network namespace of its own; both are timed. Every command runs
@@ -20,6 +21,8 @@ trap 'rm -rf "$job"' EXIT
 printf 'static int twice(int x) { return 2 * x; }\nint answer(void) { return twice(21); }\n' > "$job/input.i"
 
 limits="/usr/bin/prlimit --cpu=300:301 --as=4294967296 --fsize=268435456 --core=0 --"
+# JobSandbox.UlimitScript with the default limits: soft CPU first, memory in KiB, output in 512-byte blocks.
+dash="/usr/bin/dash -c 'ulimit -S -t 300 && ulimit -H -t 301 && ulimit -v 4194304 && ulimit -f 524288 && ulimit -c 0 && exec \"\$0\" \"\$@\"'"
 roots=""
 for r in /bin /sbin /lib /lib32 /lib64 /libx32; do
     if [ -L "$r" ]; then roots="$roots --symlink $(readlink "$r") $r"; elif [ -d "$r" ]; then roots="$roots --ro-bind $r $r"; fi
@@ -42,13 +45,14 @@ compile="/usr/bin/gcc -O2 -c input.i -o output.o"
 cd "$job"
 run() { echo "exec 9<$job/filter.bpf; exec $*"; }
 hyperfine --shell=bash --warmup 3 --runs "$runs" --export-json "$job/h.json" \
-    -n plain "$(run "$compile")" -n limits "$(run "$limits $compile")" -n bwrap "$(run "$seccomp $limits $compile")" \
-    -n netns "$(run "$netns $limits $compile")" >&2
+    -n plain "$(run "$compile")" -n limits "$(run "$limits $compile")" -n dash "$(run "$dash $compile")" \
+    -n bwrap-prlimit "$(run "$seccomp $limits $compile")" -n bwrap "$(run "$seccomp $dash $compile")" \
+    -n netns "$(run "$netns $dash $compile")" >&2
 
-read -r plain limit sandbox netnsmean plainsd limitsd sandboxsd netnssd < <(python3 -c '
+read -r plain limit dashmean prsandbox sandbox netnsmean plainsd limitsd dashsd prsandboxsd sandboxsd netnssd < <(python3 -c '
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-names = ("plain", "limits", "bwrap", "netns")
+names = ("plain", "limits", "dash", "bwrap-prlimit", "bwrap", "netns")
 print(" ".join("%.1f" % (r[n]["mean"] * 1000) for n in names),
       " ".join("%.1f" % (r[n]["stddev"] * 1000) for n in names))' "$job/h.json")
 section=$(cat <<MD
@@ -62,9 +66,11 @@ Reproduce: \`bench/sandbox-cost.sh\`.
 | command | mean ± σ (ms) | cost over plain |
 | --- | --- | --- |
 | gcc alone (\`--sandbox off\`, no limits) | $plain ± $plainsd | |
-| prlimit + gcc (limits, no sandbox) | $limit ± $limitsd | $(python3 -c "print('%+.1f ms' % ($limit - $plain))") |
-| bwrap (seccomp, no network) + prlimit + gcc (the default) | $sandbox ± $sandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
-| bwrap (own network namespace) + prlimit + gcc (the fallback) | $netnsmean ± $netnssd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($netnsmean - $plain, $netnsmean / $plain))") |
+| prlimit + gcc (limits, no sandbox; before) | $limit ± $limitsd | $(python3 -c "print('%+.1f ms' % ($limit - $plain))") |
+| dash ulimit + gcc (limits, no sandbox) | $dashmean ± $dashsd | $(python3 -c "print('%+.1f ms' % ($dashmean - $plain))") |
+| bwrap (seccomp) + prlimit + gcc (the default before) | $prsandbox ± $prsandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($prsandbox - $plain, $prsandbox / $plain))") |
+| bwrap (seccomp, no network) + dash ulimit + gcc (the default) | $sandbox ± $sandboxsd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($sandbox - $plain, $sandbox / $plain))") |
+| bwrap (own network namespace) + dash ulimit + gcc (the fallback) | $netnsmean ± $netnssd | $(python3 -c "print('%+.1f ms (x%.2f)' % ($netnsmean - $plain, $netnsmean / $plain))") |
 
 A difference smaller than σ is noise here: rerun on a quiet machine (on one at load ~1, bwrap
 alone measured about 19 ms per call: research/feasibility-avahi-prometheus-browser.md).

@@ -14,8 +14,13 @@ namespace Kiln.Cli.Cc;
 /// </summary>
 internal sealed partial class CompileDriver
 {
-    /// <summary>A file changed this close to the compile's start may change again unseen (ccache's rule): no manifest records it.</summary>
-    private static readonly TimeSpan s_tooNew = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// ccache's rule for a file too new to record a digest of: modified at or after the compile started
+    /// (it may have changed between the preprocessor's read and the hashing). A file the kernel dates a
+    /// clock tick early is still caught: the preprocessor reads it several ticks after the start. (Kiln
+    /// used a 2 s margin before; a header saved just before a build then never got a digest.)
+    /// </summary>
+    private static readonly TimeSpan s_tooNew = TimeSpan.Zero;
 
     private readonly DateTime _started = DateTime.UtcNow;
 
@@ -152,7 +157,7 @@ internal sealed partial class CompileDriver
     }
 
     /// <summary>A digest no file has (an all-zero SHA-256 of an empty file), for files too new to trust.</summary>
-    private static readonly Digest s_unmatchable = Digest.FromHash(new byte[Digest.HashLength], 0);
+    private static readonly Digest s_unknownDigest = Digest.FromHash(new byte[Digest.HashLength], 0);
 
     /// <summary>
     /// Which files (with their digests now) led to the compile's ActionKey, so the next identical
@@ -185,12 +190,12 @@ internal sealed partial class CompileDriver
             byte[] content;
             try
             {
-                if (File.GetLastWriteTimeUtc(path) > _started - s_tooNew)
+                if (File.GetLastWriteTimeUtc(path) >= _started - s_tooNew)
                 {
                     // It may have changed after the preprocessor read it, so no digest of it can be
                     // trusted: the entry names it with one no file has. The entry never matches, and
                     // still tells remote preprocessing which files this compile reads.
-                    files.Add(new IncludedFile(name, s_unmatchable));
+                    files.Add(new IncludedFile(name, s_unknownDigest));
                     continue;
                 }
 

@@ -61,6 +61,12 @@ internal sealed partial class CompileDriver
             return (entry.DependencyFile is not null) == command.WritesDependencyFile && digests.AllMatch(entry.Files);
         }
 
+        // A file of the newest entry really changed (its recorded digest is one some file had): the node
+        // may preprocess the new files. An entry whose only differences are files too new to have a
+        // digest may describe these very files, which the ordinary way finds in a cache by ActionKey.
+        bool Changed(KilnManifestEntry entry) =>
+            entry.Files.Any(f => f.Digest != s_unknownDigest && digests.Read(f.Path).Digest != f.Digest);
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_settings.RemoteTimeout);
         RemoteDirectHit? hit;
@@ -76,11 +82,11 @@ internal sealed partial class CompileDriver
         PhaseTrace.Mark("cc", "remote-direct");
         if (hit is null)
         {
-            if (newest is not null && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")
+            if (newest is not null && Changed(newest) && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")
                 && client.PreprocessesRemotely(host))
             {
                 // The files changed since: the node can preprocess the new ones itself (remote preprocessing).
-                _remoteSources = SourcesOf(command, local.ManifestKey, newest);
+                _remoteSources = SourcesOf(command, local.ManifestKey, newest, digests);
                 PhaseTrace.Mark("cc", "sources-read");
             }
 
@@ -115,36 +121,28 @@ internal sealed partial class CompileDriver
     /// unreadable or uses a time macro (its output would differ run to run), or the job is too large
     /// to send.
     /// </summary>
-    private KilnPreprocessJob? SourcesOf(CompileCommand command, ActionKey manifestKey, KilnManifestEntry entry)
+    private KilnPreprocessJob? SourcesOf(CompileCommand command, ActionKey manifestKey, KilnManifestEntry entry, FileDigests digests)
     {
         var cwd = _settings.WorkingDirectory;
         var files = new List<KilnPreprocessFile>(entry.Files.Count);
         foreach (var file in entry.Files)
         {
             var path = Path.Combine(cwd, file.Path);
-            byte[] content;
-            try
-            {
-                content = File.ReadAllBytes(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+            // Read once: the lookup that just failed kept what it read (headers are small).
+            var (digest, content) = digests.Read(file.Path);
+            if (digest is null || content is null || DirectMode.UsesTimeMacros(content))
             {
                 return null;
             }
 
-            if (DirectMode.UsesTimeMacros(content))
-            {
-                return null;
-            }
-
-            var digest = Digest.FromBytes(content);
             ReadOnlyMemory<byte>? shipped = null;
             if (!Path.GetFullPath(path).StartsWith("/usr/", StringComparison.Ordinal))
             {
                 shipped = content;
             }
 
-            files.Add(new KilnPreprocessFile(file.Path, digest, shipped));
+            files.Add(new KilnPreprocessFile(file.Path, digest.Value, shipped));
         }
 
         var job = new KilnPreprocessJob

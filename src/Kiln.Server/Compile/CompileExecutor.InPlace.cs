@@ -28,8 +28,11 @@ public sealed partial class CompileExecutor
     /// <summary>The digests of this node's system files, by path, length and modification time (headers rarely change).</summary>
     private readonly ConcurrentDictionary<string, (long Length, DateTime Modified, Digest Digest)> _systemDigests = new(StringComparer.Ordinal);
 
-    /// <summary>True when this node can run PREPROCESS: the sandbox is what lays the client's paths out.</summary>
-    public bool CanPreprocessRemotely => _sandbox.BubblewrapPath is not null;
+    /// <summary>
+    /// True when this node can run PREPROCESS: the sandbox is what lays the client's paths out, and
+    /// gcc's list of the files it read is named in a variable that ends its file name at a space.
+    /// </summary>
+    public bool CanPreprocessRemotely => _sandbox.BubblewrapPath is not null && !_options.JobRoot.Contains(' ', StringComparison.Ordinal);
 
     /// <summary>Runs a PREPROCESS job (see the type's remarks). <paramref name="user"/> counts for fair sharing.</summary>
     public async Task<CompileResult> ExecuteInPlaceAsync(KilnPreprocessJob job, string client, string user, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ public sealed class NodeCounters
     private long _protocolErrors;
     private long _distccJobs;
     private long _kilnJobs;
+    private long _preprocessedHere;
 
     /// <summary>Compiles that ran and exited 0.</summary>
     public long CompilesOk => Interlocked.Read(ref _compilesOk);
@@ -47,6 +48,11 @@ public sealed class NodeCounters
 
     /// <summary>Jobs received over the Kiln protocol.</summary>
     public long KilnJobs => Interlocked.Read(ref _kilnJobs);
+
+    /// <summary>Kiln jobs this node preprocessed itself (PREPROCESS, remote preprocessing), answered or not.</summary>
+    public long PreprocessedHere => Interlocked.Read(ref _preprocessedHere);
+
+    internal void CountPreprocessedHere() => Interlocked.Increment(ref _preprocessedHere);
 
     internal void Started()
     {

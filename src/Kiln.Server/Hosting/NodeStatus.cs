@@ -6,7 +6,8 @@ namespace Kiln.Server.Hosting;
 /// <summary>
 /// The node's state as <c>/api/stats</c> returns it; <paramref name="Cache"/> is the store's size and
 /// counters, <paramref name="Users"/> the jobs per user (fair sharing), <paramref name="Waiting"/> the
-/// jobs queued for a slot, and the BusyFor counters the BUSY answers given for the machine's sake.
+/// jobs queued for a slot, the BusyFor counters the BUSY answers given for the machine's sake, and
+/// <paramref name="PreprocessedHere"/> the Kiln jobs this node preprocessed itself (remote preprocessing).
 /// </summary>
 public sealed record NodeStatus(
     string Node,
@@ -28,7 +29,8 @@ public sealed record NodeStatus(
     int Waiting = 0,
     long BusyForLoad = 0,
     long BusyForMemory = 0,
-    long BusyForDisk = 0);
+    long BusyForDisk = 0,
+    long PreprocessedHere = 0);
 
 /// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

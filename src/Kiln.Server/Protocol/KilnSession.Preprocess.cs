@@ -57,6 +57,7 @@ public sealed partial class KilnSession
     {
         _lastAnswered = null;
         _executor.Counters.CountJob("kiln");
+        _executor.Counters.CountPreprocessedHere();
         _jobStarted = PhaseTrace.Now();
         PhaseTrace.Mark("node", ++_jobCount, "preprocess-frame (since accept)", _accepted);
         var command = CompileCommand.Parse(job.Compiler, job.Arguments);

@@ -26,7 +26,7 @@ public sealed class LocalCacheTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>Files written just now are too new for a manifest (a later change could go unseen): date them an hour back.</summary>
+    /// <summary>Dates files an hour back, so no test depends on how soon after a write a compile may record a file's digest.</summary>
     private void Age(params string[] names)
     {
         foreach (var name in names)
@@ -202,13 +202,14 @@ public sealed class LocalCacheTests : IDisposable
         await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o", noCache);
         Assert.Equal(1, PreprocessorRuns);
 
-        // Edited just now (too new for a digest of its own in any manifest): the node preprocesses the
-        // new header itself, at this checkout's own paths, and the outputs are a local compile's.
+        // Edited: the node preprocesses the new header itself, at this checkout's own paths, and the
+        // outputs are a local compile's.
         _dir.Write("include/h.h", original.Replace("7", "9", StringComparison.Ordinal));
         var changed = await LocalGccAsync();
         var run = await KilnCcAsync(hosts, _dir.Combine("state-2"), "out.o", noCache);
         Assert.Equal(1, PreprocessorRuns);
         Assert.Equal(2, node.Node.Counters.CompilesOk);
+        Assert.Equal(1, node.Node.Counters.PreprocessedHere);
         Assert.Equal(changed.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
         Assert.Equal(changed.Dependencies.Replace("ref.o", "out.o", StringComparison.Ordinal), await File.ReadAllTextAsync(_dir.Combine("out.d")));
         Assert.Equal(changed.Stderr, run.Stderr);
@@ -235,6 +236,28 @@ public sealed class LocalCacheTests : IDisposable
         _dir.Write("include/h.h", original.Replace("7", "3", StringComparison.Ordinal));
         await KilnCcAsync(hosts, _dir.Combine("state-5"), "out.o", new() { ["KILN_CACHE_SIZE"] = "0", ["KILN_REMOTE_PREPROCESS"] = "0" });
         Assert.Equal(2, PreprocessorRuns);
+    }
+
+    [Fact]
+    public async Task AHeaderWrittenDuringTheCompileGetsNoDigestAndTheNextCompileIsFoundByActionKey()
+    {
+        await using var node = await TestNode.StartAsync();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+
+        // A compiler that rewrites the header (same bytes, new time) while it preprocesses: the file
+        // changed after the compile started, so no manifest may vouch for its digest.
+        File.Copy(_dir.Combine("bin/gcc"), _dir.Combine("bin/gcc-logging"));
+        var touching = _dir.Write("bin/gcc", $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = \"-E\" ] && touch {_dir.Combine("include/h.h")}; done\nexec {_dir.Combine("bin/gcc-logging")} \"$@\"\n");
+        File.SetUnixFileMode(touching, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await KilnCcAsync(node.KilnHost(), _dir.Combine("state-1"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+
+        // The entry names the header without a digest: not a hit, not a reason for the node to
+        // preprocess either; the ordinary way finds the node's result by ActionKey, compiled once.
+        await KilnCcAsync(node.KilnHost(), _dir.Combine("state-2"), "out.o", noCache);
+        Assert.Equal(2, PreprocessorRuns);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+        Assert.Equal(0, node.Node.Counters.PreprocessedHere);
     }
 
     [Theory]
