@@ -22,6 +22,9 @@ namespace Kiln.Server.Compile;
 /// </remarks>
 public sealed partial class CompileExecutor
 {
+    /// <summary>The most directory binds one job's layout may take (each is a mount in bubblewrap).</summary>
+    private const int MaxLayoutDirectories = 256;
+
     /// <summary>Top-level paths the client's files may not be laid over: the sandbox's own system view.</summary>
     private static readonly string[] s_reservedRoots = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/dev", "/proc", "/sys", "/run"];
 
@@ -286,6 +289,11 @@ public sealed partial class CompileExecutor
             {
                 tops.Add(directory);
             }
+        }
+
+        if (tops.Count > MaxLayoutDirectories)
+        {
+            return InPlaceLayout.Refused($"the files lie in {tops.Count} separate directory trees; at most {MaxLayoutDirectories} are laid out");
         }
 
         // A client directory above the job root is fine: the sandbox shows the job's copy there, which

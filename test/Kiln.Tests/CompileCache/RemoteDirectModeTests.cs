@@ -277,7 +277,8 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.Equal(1, node.Node.Counters.CompilesOk);
     }
 
-    public static TheoryData<string> RefusedPreprocessJobs => ["system file differs", "file under /etc", "-MMD", "unnamed system header", "relative escape"];
+    public static TheoryData<string> RefusedPreprocessJobs =>
+        ["system file differs", "file under /etc", "-MMD", "unnamed system header", "relative escape", "too many directory trees"];
 
     [Theory]
     [MemberData(nameof(RefusedPreprocessJobs))]
@@ -298,6 +299,9 @@ public sealed class RemoteDirectModeTests : IDisposable
                 break;
             case "unnamed system header":
                 files.RemoveAll(f => f.Name == "/usr/include/stdio.h");
+                break;
+            case "too many directory trees":
+                files.AddRange(Enumerable.Range(0, 300).Select(i => new KilnPreprocessFile($"/kiln-tree-{i}/x.h", Digest.FromBytes("x"u8), "x"u8.ToArray())));
                 break;
             case "relative escape":
                 files.Add(new KilnPreprocessFile(string.Concat(Enumerable.Repeat("../", 40)) + "etc/x.h", Digest.FromBytes("x"u8), "x"u8.ToArray()));
