@@ -52,11 +52,7 @@ public sealed partial class KilnProtocolClient
             var lookup = KilnManifest.KeyFrame(KilnFrameType.Lookup, manifestKey);
             if (hello)
             {
-                var helloFrame = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
-                var both = new byte[helloFrame.FrameLength + lookup.Length];
-                helloFrame.WriteFrame(both);
-                lookup.CopyTo(both, helloFrame.FrameLength);
-                lookup = both;
+                lookup = WithHello(lookup);
             }
 
             await WriteAsync(connection, lookup, io.Token).ConfigureAwait(false);
@@ -161,6 +157,16 @@ public sealed partial class KilnProtocolClient
             connection.Dispose();
             cancellationToken.ThrowIfCancellationRequested();
         }
+    }
+
+    /// <summary>HELLO followed by <paramref name="frame"/>, for a new connection: sent together, without waiting for WELCOME.</summary>
+    private byte[] WithHello(byte[] frame)
+    {
+        var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
+        var both = new byte[hello.FrameLength + frame.Length];
+        hello.WriteFrame(both);
+        frame.CopyTo(both, hello.FrameLength);
+        return both;
     }
 
     private static async Task WriteAsync(KilnClientConnection connection, byte[] frame, CancellationToken cancellationToken)

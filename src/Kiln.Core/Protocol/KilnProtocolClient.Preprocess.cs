@@ -47,15 +47,7 @@ public sealed partial class KilnProtocolClient
         io.CancelAfter(_options.IoTimeout);
         using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
         var hello = connection.Welcome is null;
-        var frame = job.ToFrame();
-        if (hello)
-        {
-            var helloFrame = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
-            var both = new byte[helloFrame.FrameLength + frame.Length];
-            helloFrame.WriteFrame(both);
-            frame.CopyTo(both, helloFrame.FrameLength);
-            frame = both;
-        }
+        var frame = hello ? WithHello(job.ToFrame()) : job.ToFrame();
 
         var replyTask = ReadReplyAsync(connection, node, hello, io);
         string? sendFailure = null;

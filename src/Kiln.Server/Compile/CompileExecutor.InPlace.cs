@@ -37,8 +37,8 @@ public sealed partial class CompileExecutor
     /// </summary>
     public bool CanPreprocessRemotely => _sandbox.BubblewrapPath is not null && !_options.JobRoot.Contains(' ', StringComparison.Ordinal);
 
-    /// <summary>Runs a PREPROCESS job (see the type's remarks). <paramref name="user"/> counts for fair sharing.</summary>
-    public async Task<CompileResult> ExecuteInPlaceAsync(KilnPreprocessJob job, string client, string user, CancellationToken cancellationToken)
+    /// <summary>Runs a PREPROCESS job (see the type's remarks); <paramref name="command"/> is its parsed command line, <paramref name="user"/> counts for fair sharing.</summary>
+    public async Task<CompileResult> ExecuteInPlaceAsync(KilnPreprocessJob job, CompileCommand command, string client, string user, CancellationToken cancellationToken)
     {
         var bytesIn = 0L;
         foreach (var file in job.Files)
@@ -46,7 +46,6 @@ public sealed partial class CompileExecutor
             bytesIn += file.Content?.Length ?? 0;
         }
 
-        var command = CompileCommand.Parse(job.Compiler, job.Arguments);
         var live = Ledger.Begin(client, "kiln", job.Compiler, command.IsDistributable ? command.Source : "", "", bytesIn);
         var result = CompileResult.Refused(RefusalKind.NodeFailure, "the job was cancelled");
         try

@@ -69,7 +69,7 @@ public sealed partial class KilnSession
             return;
         }
 
-        var result = await _executor.ExecuteInPlaceAsync(job, _client, _user, cancellationToken).ConfigureAwait(false);
+        var result = await _executor.ExecuteInPlaceAsync(job, command, _client, _user, cancellationToken).ConfigureAwait(false);
         if (result.Outcome is { } outcome)
         {
             Task<bool>? storing = null;

@@ -72,6 +72,22 @@ public sealed class RemoteDirectModeTests : IDisposable
         return await client.LookUpDirectAsync(ProtocolTestKit.Host(node), s_manifestKey, matches ?? (_ => true), cts.Token);
     }
 
+    /// <summary>A lookup repeated for up to 5 s: a node records an entry after its answer, not before.</summary>
+    private static async Task<RemoteDirectHit?> LookUpSoonAsync(TestNode node, string user)
+    {
+        RemoteDirectHit? hit = null;
+        for (var attempt = 0; attempt < 100 && hit is null; attempt++)
+        {
+            hit = await LookUpAsync(node, user);
+            if (hit is null)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        return hit;
+    }
+
     [Fact]
     public async Task AManifestRecordedAfterAJobIsFoundByItsWriterAndByNoOtherIdentity()
     {
@@ -88,15 +104,7 @@ public sealed class RemoteDirectModeTests : IDisposable
         }
 
         // The record has no answer: the node stores it once the connection's frames are read.
-        RemoteDirectHit? hit = null;
-        for (var attempt = 0; attempt < 100 && hit is null; attempt++)
-        {
-            hit = await LookUpAsync(node, "alice");
-            if (hit is null)
-            {
-                await Task.Delay(50);
-            }
-        }
+        var hit = await LookUpSoonAsync(node, "alice");
 
         Assert.NotNull(hit);
         Assert.Equal(request.ActionKey, hit!.Entry.ClientKey);
@@ -256,15 +264,7 @@ public sealed class RemoteDirectModeTests : IDisposable
         Assert.Null(reply.Outcome.DependencyFile);
 
         // The node recorded the entry for alice, pointing at the result it stored (just after its answer).
-        RemoteDirectHit? hit = null;
-        for (var attempt = 0; attempt < 100 && hit is null; attempt++)
-        {
-            hit = await LookUpAsync(node, "alice");
-            if (hit is null)
-            {
-                await Task.Delay(50);
-            }
-        }
+        var hit = await LookUpSoonAsync(node, "alice");
 
         Assert.NotNull(hit);
         Assert.Equal(job.Files.Select(f => f.Name), hit!.Entry.Files.Select(f => f.Path));
