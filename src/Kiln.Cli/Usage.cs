@@ -57,6 +57,8 @@ internal static class Usage
                           preprocessing (remote direct mode; on by default, docs/cache.md)
           KILN_REMOTE_PREPROCESS  0 = always preprocess here; by default a node whose manifest
                           names this compile's files preprocesses changed files itself
+          KILN_DIGEST_CACHE  0 = hash every header at each lookup; by default their digests are
+                          kept in KILN_DIR/file-digests by inode and times (ccache's inode cache)
           KILN_BASEDIR    paths under it are made relative, so checkouts share cache hits
           KILN_VERBOSE    1 = say on stderr where each compile ran and why
           KILN_USER       the name nodes account this user's jobs to (default: the login name)

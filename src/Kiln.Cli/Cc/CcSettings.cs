@@ -95,6 +95,13 @@ internal sealed class CcSettings
     /// </summary>
     public bool RemotePreprocess { get; init; }
 
+    /// <summary>
+    /// KILN_DIGEST_CACHE (on unless 0; off for settings built in code): keep the digests of the
+    /// headers direct mode hashes in KILN_DIR/file-digests, keyed by inode and times, so the next
+    /// lookup stats them instead of reading them (<see cref="LocalCache.DigestCache"/>).
+    /// </summary>
+    public bool DigestCache { get; init; }
+
     /// <summary>The preprocessor's environment variables (<see cref="LocalCache.DirectMode.PreprocessorVariables"/>) that are set.</summary>
     public IReadOnlyDictionary<string, string> PreprocessorVariables { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -157,6 +164,7 @@ internal sealed class CcSettings
             Fallback = variable("KILN_FALLBACK") != "0",
             RemoteDirect = variable("KILN_REMOTE_DIRECT") != "0",
             RemotePreprocess = variable("KILN_REMOTE_PREPROCESS") != "0",
+            DigestCache = variable("KILN_DIGEST_CACHE") != "0",
             Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
             BackoffPeriod = backoff,
             DiscoveryLifetime = Seconds(variable("KILN_DISCOVERY_TTL")) ?? TimeSpan.FromSeconds(5),

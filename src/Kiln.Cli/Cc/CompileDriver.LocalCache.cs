@@ -24,6 +24,10 @@ internal sealed partial class CompileDriver
 
     private readonly DateTime _started = DateTime.UtcNow;
 
+    /// <summary>A fresh <see cref="FileDigests"/> for this compile, with the digest cache unless it is off.</summary>
+    private FileDigests NewFileDigests() =>
+        new(_settings.WorkingDirectory, _settings.DigestCache ? DigestCache.Open(Path.Combine(_settings.StateDirectory, "file-digests"), _started) : null);
+
     private CompilerIdentity? Identity(string compilerPath) =>
         new CompilerIdentityProbe(Path.Combine(_settings.StateDirectory, "compilers")).Probe(compilerPath);
 
@@ -49,7 +53,7 @@ internal sealed partial class CompileDriver
         var cwd = _settings.WorkingDirectory;
         var manifestKey = DirectMode.ManifestKey(identity, command.Arguments, cwd, CompileAction.MessagesLocaleOf(_settings.Locale), _settings.PreprocessorVariables,
             _settings.BaseDirectory);
-        var digests = new FileDigests(cwd);
+        var digests = NewFileDigests();
         if (cache?.FindDirect(manifestKey, digests) is { } entry && (entry.DependencyFile is not null) == command.WritesDependencyFile
             && cache.TryGetResult(entry.Key) is { } direct
             && (entry.DependencyFile is null || WriteObject(Path.Combine(cwd, command.DependencyFile!), entry.DependencyFile) is null)
@@ -176,6 +180,7 @@ internal sealed partial class CompileDriver
 
         var cwd = _settings.WorkingDirectory;
         var files = new List<IncludedFile>();
+        var digests = local.Digests ?? NewFileDigests();
         var baseDirectory = _settings.BaseDirectory is { Length: > 0 } b && Path.IsPathRooted(b) ? b : null;
         foreach (var name in DirectMode.IncludedFiles(cpp.Stdout.Span))
         {
@@ -187,7 +192,6 @@ internal sealed partial class CompileDriver
             }
 
             var path = Path.Combine(cwd, name);
-            byte[] content;
             try
             {
                 if (File.GetLastWriteTimeUtc(path) >= _started - s_tooNew)
@@ -198,20 +202,19 @@ internal sealed partial class CompileDriver
                     files.Add(new IncludedFile(name, s_unknownDigest));
                     continue;
                 }
-
-                content = File.ReadAllBytes(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return null;
             }
 
-            if (DirectMode.UsesTimeMacros(content))
+            var facts = digests.Read(name);
+            if (facts.Digest is not { } digest || facts.UsesTimeMacros)
             {
                 return null;
             }
 
-            files.Add(new IncludedFile(name, Digest.FromBytes(content)));
+            files.Add(new IncludedFile(name, digest));
         }
 
         byte[]? dependency = null;

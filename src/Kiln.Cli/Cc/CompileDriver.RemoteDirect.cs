@@ -53,7 +53,7 @@ internal sealed partial class CompileDriver
         }
 
         var cwd = _settings.WorkingDirectory;
-        var digests = local.Digests ?? new FileDigests(cwd);
+        var digests = local.Digests ?? NewFileDigests();
         KilnManifestEntry? newest = null;
         bool Matches(KilnManifestEntry entry)
         {
@@ -129,17 +129,42 @@ internal sealed partial class CompileDriver
         {
             var path = Path.Combine(cwd, file.Path);
 
-            // Read once: the lookup that just failed kept what it read (headers are small).
-            var (digest, content) = digests.Read(file.Path);
-            if (digest is null || content is null || DirectMode.UsesTimeMacros(content))
+            // Files under /usr go by digest alone (the node checks its own copies); the rest are read
+            // now and sent with the digest of exactly what is sent.
+            ReadOnlyMemory<byte>? shipped = null;
+            Digest? digest;
+            if (Path.GetFullPath(path).StartsWith("/usr/", StringComparison.Ordinal))
             {
-                return null;
+                var facts = digests.Read(file.Path);
+                if (facts.UsesTimeMacros)
+                {
+                    return null;
+                }
+
+                digest = facts.Digest;
+            }
+            else
+            {
+                try
+                {
+                    var content = File.ReadAllBytes(path);
+                    if (DirectMode.UsesTimeMacros(content))
+                    {
+                        return null;
+                    }
+
+                    digest = Digest.FromBytes(content);
+                    shipped = content;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return null;
+                }
             }
 
-            ReadOnlyMemory<byte>? shipped = null;
-            if (!Path.GetFullPath(path).StartsWith("/usr/", StringComparison.Ordinal))
+            if (digest is null)
             {
-                shipped = content;
+                return null;
             }
 
             files.Add(new KilnPreprocessFile(file.Path, digest.Value, shipped));

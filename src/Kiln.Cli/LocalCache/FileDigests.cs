@@ -4,14 +4,17 @@ using Kiln.Core.Hashing;
 namespace Kiln.Cli.LocalCache;
 
 /// <summary>
-/// The digests of the files one compile's direct-mode lookups name, each file read and hashed at most
-/// once however many manifest entries (local or a node's) name it; a small file's content is kept
-/// too, for remote preprocessing to send. Relative names resolve against the compile's working
-/// directory.
+/// The digests of the files one compile's direct-mode lookups name, each file looked at most once
+/// however many manifest entries (local or a node's) name it. With a <see cref="DigestCache"/> a file
+/// whose stamp is in it is only stat'ed; any other is read and hashed, and entered when it has not
+/// changed meanwhile. Relative names resolve against the compile's working directory.
 /// </summary>
-internal sealed class FileDigests(string workingDirectory)
+internal sealed class FileDigests(string workingDirectory, DigestCache? cache = null)
 {
-    private readonly Dictionary<string, (Digest? Digest, byte[]? Content)> _files = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FileFacts> _files = new(StringComparer.Ordinal);
+
+    /// <summary>How many files this run took from the digest cache, and how many it read and hashed.</summary>
+    public (int Cached, int Hashed) Counts { get; private set; }
 
     /// <summary>Whether every file still has the digest the entry recorded (an unreadable file never does).</summary>
     public bool AllMatch(IReadOnlyList<IncludedFile> files)
@@ -27,11 +30,8 @@ internal sealed class FileDigests(string workingDirectory)
         return true;
     }
 
-    /// <summary>
-    /// The file's digest now, and its content when it is small enough to hash in managed code (headers
-    /// are); both null when it cannot be read.
-    /// </summary>
-    public (Digest? Digest, byte[]? Content) Read(string name)
+    /// <summary>The file's digest now and whether it uses a time macro; a null digest when it cannot be read.</summary>
+    public FileFacts Read(string name)
     {
         if (_files.TryGetValue(name, out var known))
         {
@@ -39,26 +39,40 @@ internal sealed class FileDigests(string workingDirectory)
         }
 
         var path = Path.Combine(workingDirectory, name);
-        (Digest?, byte[]?) read;
+        var stamp = cache is null ? null : DigestCache.Stat(path);
+        FileFacts facts;
+        if (stamp is { } before && cache!.TryGet(before, out var cached, out var timeMacros))
+        {
+            facts = new FileFacts(cached, timeMacros);
+            Counts = (Counts.Cached + 1, Counts.Hashed);
+        }
+        else
+        {
+            facts = Hash(path);
+            Counts = (Counts.Cached, Counts.Hashed + 1);
+            if (stamp is { } stamped && facts.Digest is { } digest && cache!.MayEnter(stamped) && DigestCache.Stat(path) == stamped)
+            {
+                cache.Put(stamped, digest, facts.UsesTimeMacros);
+            }
+        }
+
+        _files[name] = facts;
+        return facts;
+    }
+
+    private static FileFacts Hash(string path)
+    {
         try
         {
-            var info = new FileInfo(path);
-            if (info.Exists && info.Length <= Digest.ManagedHashLimit)
-            {
-                var content = File.ReadAllBytes(path);
-                read = (Digest.FromBytes(content), content);
-            }
-            else
-            {
-                read = (LocalCompileCache.DigestOfFile(path), null);
-            }
+            var content = File.ReadAllBytes(path);
+            return new FileFacts(Digest.FromBytes(content), DirectMode.UsesTimeMacros(content));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            read = (null, null);
+            return new FileFacts(null, false);
         }
-
-        _files[name] = read;
-        return read;
     }
 }
+
+/// <summary>A file's digest (null when it cannot be read) and whether its text uses __DATE__, __TIME__ or __TIMESTAMP__.</summary>
+internal readonly record struct FileFacts(Digest? Digest, bool UsesTimeMacros);
