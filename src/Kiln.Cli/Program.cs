@@ -1,8 +1,10 @@
 using Kiln.Cli;
 using Kiln.Cli.Cc;
+#if !KILN_FRONT
 using Kiln.Cli.Debug;
 using Kiln.Cli.Hosts;
 using Kiln.Cli.Serve;
+#endif
 
 // The compile path is dispatched first, before anything else is loaded: `kiln cc` runs once per compile.
 Kiln.Core.Diagnostics.PhaseTrace.Mark("cc", "main");
@@ -29,6 +31,17 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     return args.Length == 0 ? 2 : 0;
 }
 
+#if KILN_FRONT
+// The small program stops here: every other command is the whole program's (Kiln.Front.csproj), and
+// nothing below may be compiled in, or the trimmer keeps the node.
+if (args[0] is "version" or "--version")
+{
+    Console.Out.WriteLine($"kiln {Usage.Version}");
+    return 0;
+}
+
+return FullProgram.Exec(args);
+#else
 switch (args[0])
 {
     case "serve":
@@ -64,3 +77,4 @@ switch (args[0])
         Console.Error.WriteLine($"kiln: unknown command '{args[0]}'. Run 'kiln --help' for the list of commands.");
         return 2;
 }
+#endif
