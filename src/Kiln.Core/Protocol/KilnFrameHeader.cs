@@ -52,6 +52,7 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
         {
             KilnFrameType.Input => KilnFrameFlags.Last,
             KilnFrameType.Result => KilnFrameFlags.FromCache,
+            KilnFrameType.Lookup or KilnFrameType.Manifest => KilnFrameFlags.WithResult,
             _ => KilnFrameFlags.None,
         };
         if ((flags & ~allowedFlags) != 0)

@@ -19,7 +19,7 @@ public static class KilnManifest
     public const int MaxManifestLength = 4 << 20;
 
     /// <summary>Writes a LOOKUP (<paramref name="type"/> = Lookup) or FETCH (Fetch) frame: a header and one 32-byte key.</summary>
-    public static byte[] KeyFrame(KilnFrameType type, ActionKey key)
+    public static byte[] KeyFrame(KilnFrameType type, ActionKey key, KilnFrameFlags flags = KilnFrameFlags.None)
     {
         if (type is not (KilnFrameType.Lookup or KilnFrameType.Fetch))
         {
@@ -27,7 +27,7 @@ public static class KilnManifest
         }
 
         var frame = new byte[KilnFrameHeader.Size + ActionKey.Length];
-        new KilnFrameHeader(type, KilnFrameFlags.None, ActionKey.Length).Write(frame);
+        new KilnFrameHeader(type, flags, ActionKey.Length).Write(frame);
         key.WriteTo(frame.AsSpan(KilnFrameHeader.Size));
         return frame;
     }
@@ -69,10 +69,10 @@ public static class KilnManifest
     }
 
     /// <summary>Writes a MANIFEST frame whose payload is <paramref name="payload"/> (from <see cref="Encode"/>).</summary>
-    public static void WriteManifestFrame(IBufferWriter<byte> writer, ReadOnlySpan<byte> payload)
+    public static void WriteManifestFrame(IBufferWriter<byte> writer, ReadOnlySpan<byte> payload, KilnFrameFlags flags = KilnFrameFlags.None)
     {
         var span = writer.GetSpan(KilnFrameHeader.Size + payload.Length);
-        new KilnFrameHeader(KilnFrameType.Manifest, KilnFrameFlags.None, payload.Length).Write(span);
+        new KilnFrameHeader(KilnFrameType.Manifest, flags, payload.Length).Write(span);
         payload.CopyTo(span[KilnFrameHeader.Size..]);
         writer.Advance(KilnFrameHeader.Size + payload.Length);
     }

@@ -30,6 +30,13 @@ public static class KilnProtocol
     /// </summary>
     public const int MaxControlFrameLength = 512 << 10;
 
+    /// <summary>
+    /// The largest result (object, dependency file, stdout and stderr) a node sends behind a MANIFEST
+    /// unasked-for (<see cref="KilnFrameFlags.WithResult"/>): 256 KiB, what a round trip at 4 ms carries
+    /// at about 500 Mbit/s. A larger one waits for FETCH, so a changed header never costs more than that.
+    /// </summary>
+    public const int EagerResultLimit = 256 << 10;
+
     /// <summary>True when an ERROR with this code ends the connection (codes below 100).</summary>
     public static bool ClosesConnection(KilnErrorCode code) => (ushort)code < 100;
 

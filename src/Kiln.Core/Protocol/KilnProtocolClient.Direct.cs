@@ -8,8 +8,9 @@ namespace Kiln.Core.Protocol;
 
 /// <summary>
 /// Remote direct mode on the Kiln protocol: LOOKUP (behind HELLO on a new connection, without
-/// waiting for WELCOME), then FETCH of the entry whose files match, on one connection; RECORD after
-/// a job on that job's connection.
+/// waiting for WELCOME), asking for the newest entry's result with the MANIFEST (WithResult); FETCH of
+/// the entry whose files match when that was not it; all on one connection. RECORD after a job on
+/// that job's connection.
 /// </summary>
 public sealed partial class KilnProtocolClient
 {
@@ -49,7 +50,7 @@ public sealed partial class KilnProtocolClient
         try
         {
             var hello = connection.Welcome is null;
-            var lookup = KilnManifest.KeyFrame(KilnFrameType.Lookup, manifestKey);
+            var lookup = KilnManifest.KeyFrame(KilnFrameType.Lookup, manifestKey, KilnFrameFlags.WithResult);
             if (hello)
             {
                 lookup = WithHello(lookup);
@@ -69,7 +70,7 @@ public sealed partial class KilnProtocolClient
                 Remember(node, welcome);
             }
 
-            var (replyType, _, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            var (replyType, replyFlags, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "manifest");
             if (replyType != KilnFrameType.Manifest || !KilnManifest.TryParse(reply, out var entries, out _))
             {
@@ -78,7 +79,20 @@ public sealed partial class KilnProtocolClient
                 return null;
             }
 
-            keep = true;
+            // The newest entry's result, sent behind the MANIFEST: read whether or not it is used, so
+            // the connection is back at a frame boundary.
+            (KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)? eager = null;
+            if ((replyFlags & KilnFrameFlags.WithResult) != 0)
+            {
+                if (entries.Count == 0)
+                {
+                    return null;
+                }
+
+                eager = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            }
+
+            keep = eager is null || eager.Value.Type == KilnFrameType.Result;
             var match = entries.FirstOrDefault(matches);
             if (match is null)
             {
@@ -86,8 +100,9 @@ public sealed partial class KilnProtocolClient
             }
 
             keep = false;
-            await WriteAsync(connection, KilnManifest.KeyFrame(KilnFrameType.Fetch, match.NodeKey), io.Token).ConfigureAwait(false);
-            var (resultType, resultFlags, result) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            var (resultType, resultFlags, result) = eager is { Type: KilnFrameType.Result } sent && ReferenceEquals(match, entries[0])
+                ? sent
+                : await FetchAsync(connection, match, io.Token).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "fetched");
             var answer = resultType switch
             {
@@ -157,6 +172,13 @@ public sealed partial class KilnProtocolClient
             connection.Dispose();
             cancellationToken.ThrowIfCancellationRequested();
         }
+    }
+
+    private async Task<(KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)> FetchAsync(KilnClientConnection connection,
+        KilnManifestEntry match, CancellationToken cancellationToken)
+    {
+        await WriteAsync(connection, KilnManifest.KeyFrame(KilnFrameType.Fetch, match.NodeKey), cancellationToken).ConfigureAwait(false);
+        return await ReadFrameAsync(connection, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>HELLO followed by <paramref name="frame"/>, for a new connection: sent together, without waiting for WELCOME.</summary>

@@ -79,13 +79,26 @@ public sealed partial class CompileResultCache
     /// The stored outcome of <paramref name="key"/>, when the entry is complete, decodes, fits one
     /// Kiln RESULT frame and the gate lets <paramref name="consumer"/> have it; otherwise null (a miss).
     /// </summary>
-    public async ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, CancellationToken cancellationToken)
+    public ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, CancellationToken cancellationToken) =>
+        LookupAsync(key, consumer, KilnProtocol.MaxFrameLength, cancellationToken);
+
+    /// <summary>
+    /// <see cref="LookupAsync(ActionKey, ResultConsumer, CancellationToken)"/> for a result of at most
+    /// <paramref name="maxBytes"/> (object, stdout, stderr and dependency file). Below the frame limit
+    /// this is the lookup of a result sent unasked-for behind a MANIFEST: a miss is not counted (no one
+    /// asked), a hit is (it was served, though the client may find its headers changed).
+    /// </summary>
+    public async ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, long maxBytes, CancellationToken cancellationToken)
     {
         var counters = CountersOf(consumer.FrontEnd);
-        var outcome = await FindAsync(key, consumer, cancellationToken).ConfigureAwait(false);
+        var outcome = await FindAsync(key, consumer, maxBytes, cancellationToken).ConfigureAwait(false);
         if (outcome is null)
         {
-            counters.Miss();
+            if (maxBytes >= KilnProtocol.MaxFrameLength)
+            {
+                counters.Miss();
+            }
+
             return null;
         }
 
@@ -94,7 +107,7 @@ public sealed partial class CompileResultCache
         return outcome;
     }
 
-    private async ValueTask<CompileOutcome?> FindAsync(ActionKey key, ResultConsumer consumer, CancellationToken cancellationToken)
+    private async ValueTask<CompileOutcome?> FindAsync(ActionKey key, ResultConsumer consumer, long maxBytes, CancellationToken cancellationToken)
     {
         // A result whose answer went out before it was stored: whoever asks after that answer finds it.
         if (_storing.TryGetValue(key, out var storing))
@@ -121,7 +134,7 @@ public sealed partial class CompileResultCache
             total += output.Digest.Size;
         }
 
-        if (total > KilnProtocol.MaxFrameLength)
+        if (total > Math.Min(maxBytes, KilnProtocol.MaxFrameLength))
         {
             return null;
         }

@@ -15,7 +15,7 @@ namespace Kiln.Server.Protocol;
 /// </summary>
 public sealed partial class KilnSession
 {
-    private Step HandleManifestFrame(KilnFrameType type, ReadOnlyMemory<byte> payload)
+    private Step HandleManifestFrame(KilnFrameType type, KilnFrameFlags flags, ReadOnlyMemory<byte> payload)
     {
         if (type == KilnFrameType.Record)
         {
@@ -41,7 +41,8 @@ public sealed partial class KilnSession
                 $"'{identity.Name}' ({identity.Id}) has role {NodeAuthenticator.RoleName(identity.Role)}; reading the cache needs read"));
         }
 
-        return new Step(type == KilnFrameType.Lookup ? StepKind.LookUpManifest : StepKind.Fetch, Key: key);
+        return new Step(type == KilnFrameType.Lookup ? StepKind.LookUpManifest : StepKind.Fetch, Key: key,
+            WithResult: (flags & KilnFrameFlags.WithResult) != 0);
     }
 
     /// <summary>
@@ -56,13 +57,32 @@ public sealed partial class KilnSession
     private void Answered(KilnJob job, ActionKey nodeKey, CompileOutcome outcome) =>
         _lastAnswered = outcome.ExitCode == 0 && !job.ActionKey.IsNone && !nodeKey.IsNone ? (job.ActionKey, nodeKey) : null;
 
-    private async Task LookUpManifestAsync(ActionKey manifestKey, CancellationTokenSource deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// MANIFEST for <paramref name="manifestKey"/>; asked <paramref name="withResult"/>, the newest
+    /// entry's result goes right behind it when the node has it, may serve it and it is small
+    /// (<see cref="KilnProtocol.EagerResultLimit"/>): the client whose headers match that entry, the
+    /// usual case of a hit, then needs no FETCH.
+    /// </summary>
+    private async Task LookUpManifestAsync(ActionKey manifestKey, bool withResult, CancellationTokenSource deadline, CancellationToken cancellationToken)
     {
         _lastAnswered = null;
         var stored = await _cache!.FindManifestAsync(manifestKey, ManifestScope(), cancellationToken).ConfigureAwait(false);
         var payload = stored ?? KilnManifest.Encode([]);
         LogManifestLookup(_logger, _client, manifestKey.Hex, stored is null ? "no manifest" : "a manifest");
-        await SendAsync(w => KilnManifest.WriteManifestFrame(w, payload), deadline, cancellationToken).ConfigureAwait(false);
+        CompileOutcome? eager = null;
+        if (withResult && stored is not null && KilnManifest.TryParse(stored, out var entries, out _) && entries.Count > 0)
+        {
+            eager = await _cache.LookupAsync(entries[0].NodeKey, Consumer(), KilnProtocol.EagerResultLimit, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (eager is null)
+        {
+            await SendAsync(w => KilnManifest.WriteManifestFrame(w, payload), deadline, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await SendAsync(w => KilnManifest.WriteManifestFrame(w, payload, KilnFrameFlags.WithResult), deadline, cancellationToken).ConfigureAwait(false);
+        await SendOutcomeAsync("(direct mode, with the manifest)", "", eager, 0, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task FetchAsync(ActionKey nodeKey, CancellationTokenSource deadline, CancellationToken cancellationToken)

@@ -161,7 +161,7 @@ public sealed partial class KilnSession
                     await LookUpEarlyAsync(deadline, cancellationToken).ConfigureAwait(false);
                     break;
                 case StepKind.LookUpManifest:
-                    await LookUpManifestAsync(step.Key, deadline, cancellationToken).ConfigureAwait(false);
+                    await LookUpManifestAsync(step.Key, step.WithResult, deadline, cancellationToken).ConfigureAwait(false);
                     break;
                 case StepKind.Fetch:
                     await FetchAsync(step.Key, deadline, cancellationToken).ConfigureAwait(false);
@@ -192,7 +192,7 @@ public sealed partial class KilnSession
     }
 
     private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null, ActionKey Key = default,
-        KilnManifestEntry? Entry = null, KilnPreprocessJob? Preprocess = null)
+        KilnManifestEntry? Entry = null, KilnPreprocessJob? Preprocess = null, bool WithResult = false)
     {
         public static readonly Step Continue = new(StepKind.Continue);
     }
@@ -213,7 +213,7 @@ public sealed partial class KilnSession
                 return header.Type switch
                 {
                     KilnFrameType.Job => HandleJob(Contiguous(payload)),
-                    KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, Contiguous(payload)),
+                    KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, header.Flags, Contiguous(payload)),
                     KilnFrameType.Preprocess => HandlePreprocess(Contiguous(payload)),
                     _ => Unexpected(header, "JOB, LOOKUP, FETCH, RECORD or PREPROCESS"),
                 };

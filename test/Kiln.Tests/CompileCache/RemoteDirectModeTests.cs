@@ -34,9 +34,9 @@ public sealed class RemoteDirectModeTests : IDisposable
 
     private static readonly ActionKey s_manifestKey = ActionKey.FromEncoding("a manifest key"u8);
 
-    private async Task<(RemoteCompileRequest Request, byte[] LocalObject)> PrepareAsync()
+    private async Task<(RemoteCompileRequest Request, byte[] LocalObject)> PrepareAsync(string source = Source)
     {
-        _dir.Write("d.c", Source);
+        _dir.Write("d.c", source);
         string[] args = ["-O2", "-Wall", "-c", "d.c", "-o", "local.o"];
         var command = CompileCommand.Parse("gcc", args);
         var local = await Tools.RunAsync("gcc", args, _dir.Path, new Dictionary<string, string?> { ["LC_ALL"] = "C" });
@@ -118,10 +118,113 @@ public sealed class RemoteDirectModeTests : IDisposable
         // Another identity can neither read alice's manifest nor be misled by it.
         Assert.Null(await LookUpAsync(node, "bob"));
 
-        // An entry whose files do not match here is not fetched: no hit is counted for it.
+        // An entry whose files do not match here is not fetched. Its result came behind the MANIFEST
+        // (the client asks WithResult) and counts as one served hit; nothing more is counted.
         var hits = node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits;
         Assert.Null(await LookUpAsync(node, "alice", _ => false));
-        Assert.Equal(hits, node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits);
+        Assert.Equal(hits + 1, node.Node.Services.GetRequiredService<CacheCounters>().Kiln.Hits);
+    }
+
+    [Fact]
+    public async Task TheNewestEntrysResultComesWithTheManifestAndAnOlderOneIsFetched()
+    {
+        // The raw peer's HELLO names "raw-test-peer": that user's manifests are the ones it reads.
+        const string User = "raw-test-peer";
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var host = ProtocolTestKit.Host(node.Node.KilnEndPoint);
+        var (older, olderObject) = await PrepareAsync();
+        var (newer, newerObject) = await PrepareAsync(Source.Replace("direct", "newer", StringComparison.Ordinal));
+        Assert.NotEqual(olderObject, newerObject);
+        foreach (var (request, header) in new[] { (older, "old.h"), (newer, "new.h") })
+        {
+            using var client = Client(User);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var reply = await client.CompileAsync(host, request, cts.Token);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            await client.RecordAsync(host, s_manifestKey, Entry(request.ActionKey, header), cts.Token);
+
+            // Stored after the answer: wait until the entry is there, so the two keep this order.
+            var stored = false;
+            for (var attempt = 0; attempt < 100 && !stored; attempt++)
+            {
+                using var lookup = Client(User);
+                stored = await lookup.LookUpDirectAsync(host, s_manifestKey, e => e.Files[1].Path == header, cts.Token) is not null;
+                await Task.Delay(stored ? 0 : 50);
+            }
+
+            Assert.True(stored, $"the entry for {header} was not recorded");
+        }
+
+        // Asked WithResult: the MANIFEST is flagged and the newest entry's RESULT follows it; asked
+        // without, the MANIFEST comes alone; either way the connection goes on at a frame boundary.
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            await peer.SendAsync([RawKilnPeer.Hello(), KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey, KilnFrameFlags.WithResult)]);
+            await peer.ReadWelcomeAsync();
+            var manifest = await peer.ReadFrameAsync();
+            Assert.Equal((KilnFrameType.Manifest, KilnFrameFlags.WithResult), (manifest!.Value.Type, manifest.Value.Flags));
+            Assert.True(KilnManifest.TryParse(manifest.Value.Payload, out var entries, out _));
+            Assert.Equal(["new.h", "old.h"], entries.Select(e => e.Files[1].Path));
+            var eager = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Result, eager!.Value.Type);
+            Assert.True(KilnResult.TryParse(eager.Value.Payload, out var result, out _));
+            Assert.Equal(newerObject, result.Object.ToArray());
+
+            await peer.SendAsync([KilnManifest.KeyFrame(KilnFrameType.Lookup, s_manifestKey)]);
+            var plain = await peer.ReadFrameAsync();
+            Assert.Equal((KilnFrameType.Manifest, KilnFrameFlags.None), (plain!.Value.Type, plain.Value.Flags));
+            await peer.SendAsync([KilnManifest.KeyFrame(KilnFrameType.Fetch, entries[1].NodeKey)]);
+            var fetched = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Result, fetched!.Value.Type);
+            Assert.True(KilnResult.TryParse(fetched.Value.Payload, out var oldResult, out _));
+            Assert.Equal(olderObject, oldResult.Object.ToArray());
+        }
+
+        // The client takes the newest entry's result from behind the MANIFEST, and FETCHes an older one.
+        var hitsBefore = node.Node.Counters.CompilesOk;
+        using (var client = Client(User))
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            var newest = await client.LookUpDirectAsync(host, s_manifestKey, e => e.Files[1].Path == "new.h", cts.Token);
+            Assert.Equal(newerObject, newest!.Outcome.Object.ToArray());
+            var old = await client.LookUpDirectAsync(host, s_manifestKey, e => e.Files[1].Path == "old.h", cts.Token);
+            Assert.Equal(olderObject, old!.Outcome.Object.ToArray());
+            Assert.Null(await client.LookUpDirectAsync(host, s_manifestKey, _ => false, cts.Token));
+        }
+
+        Assert.Equal(hitsBefore, node.Node.Counters.CompilesOk);
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task AManifestFlaggedWithAResultButListingNoEntryIsAMissAndNoHang()
+    {
+        // A scripted node that breaks the rule: WithResult on an empty MANIFEST, and nothing behind it.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var endPoint = (System.Net.IPEndPoint)listener.LocalEndpoint;
+        var server = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptTcpClientAsync();
+            await using var peer = RawKilnPeer.Accepted(accepted);
+            Assert.Equal(KilnFrameType.Hello, (await peer.ReadFrameAsync())!.Value.Type);
+            var lookup = await peer.ReadFrameAsync();
+            Assert.Equal((KilnFrameType.Lookup, KilnFrameFlags.WithResult), (lookup!.Value.Type, lookup.Value.Flags));
+            var welcome = new KilnWelcome(KilnProtocol.Version, KilnCapabilities.Manifests, 2, 2, "scripted");
+            var bytes = new byte[welcome.FrameLength];
+            welcome.WriteFrame(bytes);
+            var empty = KilnManifest.Encode([]);
+            var manifest = new byte[KilnFrameHeader.Size + empty.Length];
+            new KilnFrameHeader(KilnFrameType.Manifest, KilnFrameFlags.WithResult, empty.Length).Write(manifest);
+            empty.CopyTo(manifest.AsSpan(KilnFrameHeader.Size));
+            await peer.SendAsync([bytes, manifest]);
+            await peer.ReadFrameAsync(TimeSpan.FromSeconds(30));
+        });
+
+        using var client = Client("alice");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Null(await client.LookUpDirectAsync(ProtocolTestKit.Host(endPoint), s_manifestKey, _ => true, cts.Token));
+        await server;
     }
 
     [Fact]
@@ -374,6 +477,8 @@ public sealed class RemoteDirectModeTests : IDisposable
         { "huge record", "0b 00 0000 7fffffff", KilnErrorCode.FrameTooLarge },
         // A RECORD that announces 65535 files and carries none.
         { "file count", "0b 00 0000 00000083" + new string('1', 64) + new string('2', 128) + "ffff" + new string('0', 66), KilnErrorCode.MalformedFrame },
+        // FETCH carries no flag (WithResult is LOOKUP's and MANIFEST's).
+        { "flag on fetch", "0a 04 0000 00000020" + new string('1', 64), KilnErrorCode.MalformedFrame },
         // MANIFEST is never sent to a node.
         { "manifest to node", "09 00 0000 00000002 0000", KilnErrorCode.UnexpectedFrame },
     };
