@@ -221,6 +221,7 @@ PY
     chl="$(lmed latency "ccache hit, loopback")"; chr="$(lmed latency "ccache hit, relay")"
     mr="$(lmed misses "miss, relay, TLS")"; nr="$(lmed misses "no cache, relay, TLS")"
     ml="$(lmed misses "miss, loopback, TLS")"; nl="$(lmed misses "no cache, loopback, TLS")"
+    plain_row="| remote hit, both unencrypted: \`kiln cc\` \`,plain\` vs ccache over HTTP (loopback medians of the round-trip runs below) | $(f1 "$hlp") ms | $(f1 "$chl") ms | $(ratio "$hlp" "$chl") |"
     latency_md="$(cat <<MD
 
 ### At $rtt_ms ms round trip (a delaying relay standing in for tc netem)
@@ -237,9 +238,10 @@ own connection. Round trips = (through the relay − on loopback) / $measured_rt
 | \`kiln cc\` remote hit, plaintext (\`,plain\`) | $(f1 "$hlp") | $(f1 "$hrp") | $(rt "$hrp" "$hlp") |
 | ccache remote hit (HTTP, \`remote_only\`) | $(f1 "$chl") | $(f1 "$chr") | $(rt "$chr" "$chl") |
 
-A plaintext hit is the TCP connect plus two round trips in remote direct mode (HELLO and LOOKUP go in
-one write, MANIFEST comes back; FETCH, RESULT), where no preprocessor runs; TLS adds its handshake's
-round trip. The delaying relay also holds each write of a TLS handshake, so TLS pays a little more. The node compiled nothing in these runs
+A plaintext hit is the TCP connect plus one round trip in remote direct mode (HELLO and LOOKUP go in
+one write; the MANIFEST comes back with the newest entry's RESULT behind it, so an unchanged tree
+needs no FETCH), where no preprocessor runs; ccache's is the connect plus two GETs (manifest, then
+result). TLS adds its handshake's round trip. The delaying relay also holds each write of a TLS handshake, so TLS pays a little more. The node compiled nothing in these runs
 (compilesOk $hits_before before, $hits_after after).
 
 | remote compile of a new action (unique header each run) | loopback | through the relay |
@@ -261,7 +263,8 @@ which compare tools measured in the same run, not the absolute times.
 | what (one small C file, gcc -O2) | Kiln | peer | Kiln / peer (goal ≤ 1.0) |
 | --- | ---: | ---: | ---: |
 | local hit: \`kiln cc\` direct mode vs ccache direct mode | $(printf '%.1f' "$kl") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kl" "$cl") |
-| remote hit: \`kiln cc\` (remote direct mode, local cache off) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
+| remote hit: \`kiln cc\` (remote direct mode, local cache off, TLS 1.3) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
+${plain_row:-}
 
 The node compiled nothing during the timed runs (compilesOk $compiles_before before, $compiles_after after).
 
