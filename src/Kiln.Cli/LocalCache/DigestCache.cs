@@ -77,7 +77,15 @@ internal sealed partial class DigestCache
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return null;
+            // Another compile may have put its fresh table in place first: use that one.
+            try
+            {
+                return TryOpenExisting(path) is { } file ? new DigestCache(file, now) : null;
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
         }
     }
 
@@ -111,7 +119,9 @@ internal sealed partial class DigestCache
     private static SafeFileHandle? Create(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        // Unique per call: compiles (and threads) that find no table create theirs side by side, and
+        // the last rename wins; a loser's handle is to a file no one else sees, which only loses entries.
+        var temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
             using (var file = File.OpenHandle(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None))

@@ -125,6 +125,25 @@ public sealed class DigestCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task CompilesThatFindNoTableAtOnceEachGetOne()
+    {
+        // Every make -j compile of a fresh KILN_DIR starts without a table; none may go without.
+        for (var round = 0; round < 20; round++)
+        {
+            var table = _dir.Combine($"race{round}", "file-digests");
+            using var start = new ManualResetEventSlim();
+            var opened = Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+            {
+                start.Wait();
+                return DigestCache.Open(table, Later);
+            })).ToList();
+            start.Set();
+            Assert.All(await Task.WhenAll(opened), Assert.NotNull);
+            Assert.Equal([Path.GetFileName(table)], Directory.GetFiles(Path.GetDirectoryName(table)!).Select(Path.GetFileName));
+        }
+    }
+
+    [Fact]
     public async Task ConcurrentWritersNeverLeaveAWrongDigest()
     {
         // More files than one group holds, so entries evict each other while four runs race.
