@@ -87,6 +87,8 @@ touch -d '1 hour ago' "$src/w.c" "$src/include/w.h"
 cd "$src"
 
 kiln_local=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-local" KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
+# The same hit with the digest cache off (docs/cache.md): every header read and hashed again.
+kiln_local_hashing=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-local" KILN_FALLBACK=0 KILN_DIGEST_CACHE=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 kiln_remote=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 ccache_local=(env CCACHE_DIR="$work/ccache-local" CCACHE_REMOTE_STORAGE= ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 ccache_remote=(env CCACHE_DIR="$work/ccache-remote" CCACHE_REMOTE_STORAGE="http://$http_endpoint/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
@@ -103,11 +105,12 @@ q() { printf '%q ' "$@"; }
 hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$work/hits.json" \
     -n "kiln local hit" "$(q "${kiln_local[@]}")" \
     -n "ccache local hit" "$(q "${ccache_local[@]}")" \
+    -n "kiln local hit, digest cache off" "$(q "${kiln_local_hashing[@]}")" \
     -n "kiln remote hit" "$(q "${kiln_remote[@]}")" \
     -n "ccache remote hit (http)" "$(q "${ccache_remote[@]}")" >&2
 compiles_after="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
 mean() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean * 1000' "$work/hits.json"; }
-kl="$(mean "kiln local hit")"; cl="$(mean "ccache local hit")"; kr="$(mean "kiln remote hit")"; cr="$(mean "ccache remote hit (http)")"
+kl="$(mean "kiln local hit")"; cl="$(mean "ccache local hit")"; kh="$(mean "kiln local hit, digest cache off")"; kr="$(mean "kiln remote hit")"; cr="$(mean "ccache remote hit (http)")"
 
 # --- small blobs: the node's /ccache/ against nginx on the same files --------------------------------
 blobs="$work/blobs"
@@ -263,6 +266,7 @@ which compare tools measured in the same run, not the absolute times.
 | what (one small C file, gcc -O2) | Kiln | peer | Kiln / peer (goal ≤ 1.0) |
 | --- | ---: | ---: | ---: |
 | local hit: \`kiln cc\` direct mode vs ccache direct mode | $(printf '%.1f' "$kl") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kl" "$cl") |
+| the same with \`KILN_DIGEST_CACHE=0\` (every header hashed again) | $(printf '%.1f' "$kh") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kh" "$cl") |
 | remote hit: \`kiln cc\` (remote direct mode, local cache off, TLS 1.3) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
 ${plain_row:-}
 

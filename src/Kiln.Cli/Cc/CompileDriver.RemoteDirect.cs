@@ -132,42 +132,26 @@ internal sealed partial class CompileDriver
             // Files under /usr go by digest alone (the node checks its own copies); the rest are read
             // now and sent with the digest of exactly what is sent.
             ReadOnlyMemory<byte>? shipped = null;
-            Digest? digest;
+            FileFacts facts;
             if (Path.GetFullPath(path).StartsWith("/usr/", StringComparison.Ordinal))
             {
-                var facts = digests.Read(file.Path);
-                if (facts.UsesTimeMacros)
-                {
-                    return null;
-                }
-
-                digest = facts.Digest;
+                facts = digests.Read(file.Path);
             }
             else
             {
-                try
+                (var content, facts) = FileDigests.ReadWhole(path);
+                if (content is not null)
                 {
-                    var content = File.ReadAllBytes(path);
-                    if (DirectMode.UsesTimeMacros(content))
-                    {
-                        return null;
-                    }
-
-                    digest = Digest.FromBytes(content);
                     shipped = content;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    return null;
                 }
             }
 
-            if (digest is null)
+            if (facts.Digest is not { } digest || facts.UsesTimeMacros)
             {
                 return null;
             }
 
-            files.Add(new KilnPreprocessFile(file.Path, digest.Value, shipped));
+            files.Add(new KilnPreprocessFile(file.Path, digest, shipped));
         }
 
         var job = new KilnPreprocessJob

@@ -48,7 +48,7 @@ internal sealed class FileDigests(string workingDirectory, DigestCache? cache = 
         }
         else
         {
-            facts = Hash(path);
+            facts = ReadWhole(path).Facts;
             Counts = (Counts.Cached, Counts.Hashed + 1);
             if (stamp is { } stamped && facts.Digest is { } digest && cache!.MayEnter(stamped) && DigestCache.Stat(path) == stamped)
             {
@@ -60,16 +60,21 @@ internal sealed class FileDigests(string workingDirectory, DigestCache? cache = 
         return facts;
     }
 
-    private static FileFacts Hash(string path)
+    /// <summary>
+    /// A file's content read now with its facts, bypassing the digest cache and this compile's memo
+    /// (remote preprocessing sends the content and must give the digest of exactly that); a null
+    /// content and digest when it cannot be read.
+    /// </summary>
+    public static (byte[]? Content, FileFacts Facts) ReadWhole(string path)
     {
         try
         {
             var content = File.ReadAllBytes(path);
-            return new FileFacts(Digest.FromBytes(content), DirectMode.UsesTimeMacros(content));
+            return (content, new FileFacts(Digest.FromBytes(content), DirectMode.UsesTimeMacros(content)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return new FileFacts(null, false);
+            return (null, new FileFacts(null, false));
         }
     }
 }

@@ -80,21 +80,24 @@ public sealed partial class CompileResultCache
     /// Kiln RESULT frame and the gate lets <paramref name="consumer"/> have it; otherwise null (a miss).
     /// </summary>
     public ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, CancellationToken cancellationToken) =>
-        LookupAsync(key, consumer, KilnProtocol.MaxFrameLength, cancellationToken);
+        LookupAsync(key, consumer, KilnProtocol.MaxFrameLength, countMiss: true, cancellationToken);
 
     /// <summary>
-    /// <see cref="LookupAsync(ActionKey, ResultConsumer, CancellationToken)"/> for a result of at most
-    /// <paramref name="maxBytes"/> (object, stdout, stderr and dependency file). Below the frame limit
-    /// this is the lookup of a result sent unasked-for behind a MANIFEST: a miss is not counted (no one
-    /// asked), a hit is (it was served, though the client may find its headers changed).
+    /// The result a node sends unasked-for behind a MANIFEST (<see cref="KilnFrameFlags.WithResult"/>):
+    /// as <see cref="LookupAsync(ActionKey, ResultConsumer, CancellationToken)"/>, for a result of at
+    /// most <see cref="KilnProtocol.EagerResultLimit"/> bytes. A miss is not counted (no one asked); a hit
+    /// is (it was served, though the client may find its headers changed).
     /// </summary>
-    public async ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, long maxBytes, CancellationToken cancellationToken)
+    public ValueTask<CompileOutcome?> LookupEagerAsync(ActionKey key, ResultConsumer consumer, CancellationToken cancellationToken) =>
+        LookupAsync(key, consumer, KilnProtocol.EagerResultLimit, countMiss: false, cancellationToken);
+
+    private async ValueTask<CompileOutcome?> LookupAsync(ActionKey key, ResultConsumer consumer, long maxBytes, bool countMiss, CancellationToken cancellationToken)
     {
         var counters = CountersOf(consumer.FrontEnd);
         var outcome = await FindAsync(key, consumer, maxBytes, cancellationToken).ConfigureAwait(false);
         if (outcome is null)
         {
-            if (maxBytes >= KilnProtocol.MaxFrameLength)
+            if (countMiss)
             {
                 counters.Miss();
             }
@@ -134,7 +137,7 @@ public sealed partial class CompileResultCache
             total += output.Digest.Size;
         }
 
-        if (total > Math.Min(maxBytes, KilnProtocol.MaxFrameLength))
+        if (total > maxBytes)
         {
             return null;
         }

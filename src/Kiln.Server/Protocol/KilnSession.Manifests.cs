@@ -72,7 +72,7 @@ public sealed partial class KilnSession
         CompileOutcome? eager = null;
         if (withResult && stored is not null && KilnManifest.TryParse(stored, out var entries, out _) && entries.Count > 0)
         {
-            eager = await _cache.LookupAsync(entries[0].NodeKey, Consumer(), KilnProtocol.EagerResultLimit, cancellationToken).ConfigureAwait(false);
+            eager = await _cache.LookupEagerAsync(entries[0].NodeKey, Consumer(), cancellationToken).ConfigureAwait(false);
         }
 
         if (eager is null)
