@@ -122,9 +122,10 @@ public sealed partial class CompileExecutor
         }
 
         var finished = false;
-        var jobDir = NewJobDirectory();
+        var warm = TakeWarm(compilerPath);
+        var jobDir = warm?.Directory ?? NewJobDirectory();
         var traceJob = Interlocked.Read(ref s_jobSequence);
-        PhaseTrace.Mark("executor", traceJob, "admitted", traceStart);
+        PhaseTrace.Mark("executor", traceJob, warm is null ? "admitted" : "admitted-warm", traceStart);
         try
         {
             Directory.CreateDirectory(jobDir);
@@ -141,7 +142,11 @@ public sealed partial class CompileExecutor
             arguments.Add("-o");
             arguments.Add("output.o");
 
-            var run = await RunAsync(compilerPath, arguments, jobDir, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
+            // From here the warm sandbox is RunWarmAsync's: it runs the job or ends the sandbox.
+            var taken = warm;
+            warm = null;
+            var ran = taken is null ? null : await RunWarmAsync(taken, compilerPath, arguments, job.Locale, live, cancellationToken).ConfigureAwait(false);
+            var run = ran ?? await RunAsync(compilerPath, arguments, jobDir, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("executor", traceJob, "compiler-exited", traceStart);
             if (run.Refusal is not null)
             {
@@ -179,6 +184,12 @@ public sealed partial class CompileExecutor
             if (!finished)
             {
                 Counters.Abandoned();
+            }
+
+            if (warm is not null)
+            {
+                // Taken but never told to go (the input could not be written, or the job was cancelled).
+                Discard(warm);
             }
 
             Release(jobDir);
@@ -252,12 +263,46 @@ public sealed partial class CompileExecutor
     {
         var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory, view);
 
+        // With a view, the working directory exists only inside the sandbox.
+        var info = StartInfo(program, commandLine, view is null ? workingDirectory : jobDirectory, view is null ? workingDirectory : "/tmp");
+        if (variable is { } extra)
+        {
+            info.Environment[extra.Key] = extra.Value;
+        }
+
+        foreach (var (name, value) in LocaleOf(locale))
+        {
+            info.Environment[name] = value;
+        }
+
+        live?.Started();
+        Process process;
+        try
+        {
+            process = await _sandbox.StartAsync(info).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+        {
+            return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.NodeFailure, $"could not start {compiler}: {e.Message}"));
+        }
+
+        using var started = process;
+        process.StandardInput.Close();
+        return await WaitAsync(process, live, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// How a job's process starts: <paramref name="program"/> with <paramref name="commandLine"/>, at a
+    /// lower priority when the node lends a workstation's cores, with its three standard streams
+    /// redirected and a scrubbed environment (the compiler sees only what a compile needs).
+    /// </summary>
+    private ProcessStartInfo StartInfo(string program, List<string> commandLine, string processDirectory, string temporaryDirectory)
+    {
         // A workstation lends its cores at a lower priority than its owner's own work.
         var niced = _options.Nice > 0 && File.Exists(NiceProgram);
         var info = new ProcessStartInfo(niced ? NiceProgram : program)
         {
-            // With a view, the working directory exists only inside the sandbox.
-            WorkingDirectory = view is null ? workingDirectory : jobDirectory,
+            WorkingDirectory = processDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -275,38 +320,31 @@ public sealed partial class CompileExecutor
             info.ArgumentList.Add(a);
         }
 
-        // A scrubbed environment: the compiler sees only what a compile needs.
         info.Environment.Clear();
         info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-        info.Environment["TMPDIR"] = view is null ? workingDirectory : "/tmp";
-        if (variable is { } extra)
-        {
-            info.Environment[extra.Key] = extra.Value;
-        }
+        info.Environment["TMPDIR"] = temporaryDirectory;
+        return info;
+    }
 
+    /// <summary>The client's locale variables a job gets: only well-formed locale names pass, as they select message catalogs and nothing else.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> LocaleOf(IReadOnlyDictionary<string, string> locale)
+    {
         foreach (var name in CompileJob.LocaleVariables)
         {
-            // Only well-formed locale names pass: they select message catalogs, nothing else.
             if (locale.TryGetValue(name, out var value) && value.Length < 64 && IsLocaleName(value))
             {
-                info.Environment[name] = value;
+                yield return new(name, value);
             }
         }
+    }
 
-        live?.Started();
-        Process process;
-        try
-        {
-            process = await _sandbox.StartAsync(info).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
-        {
-            return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.NodeFailure, $"could not start {compiler}: {e.Message}"));
-        }
-
-        using var started = process;
-
-        process.StandardInput.Close();
+    /// <summary>
+    /// Collects a started job's output and exit status (its standard input already closed), within
+    /// the job lifetime and the output cap; a job that met a limit is refused, so the client compiles
+    /// it elsewhere.
+    /// </summary>
+    private async Task<ProcessRun> WaitAsync(Process process, LiveJob? live, CancellationToken cancellationToken)
+    {
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         lifetime.CancelAfter(_options.JobLifetime);
         var stdoutTask = ReadCappedAsync(process.StandardOutput.BaseStream, _options.MaxOutputBytes, lifetime.Token);
@@ -322,7 +360,6 @@ public sealed partial class CompileExecutor
                 return new ProcessRun(-1, [], [], CompileResult.Refused(RefusalKind.TooLarge, $"compiler output exceeds the node's limit of {_options.MaxOutputBytes} bytes"));
             }
 
-            // A job that met a limit is refused (TooLarge), so the client compiles it elsewhere.
             var limit = _sandbox.LimitMessage(process.ExitCode, stderr);
             if (limit is not null)
             {

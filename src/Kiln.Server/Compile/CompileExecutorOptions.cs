@@ -27,6 +27,12 @@ public sealed class CompileExecutorOptions
     /// <summary>The sandbox and the per-job limits (CPU time, memory, output size).</summary>
     public JobLimits Limits { get; set; } = new();
 
+    /// <summary>
+    /// Keeps a sandbox ready for each slot before its job arrives (<see cref="CompileExecutor"/>'s warm
+    /// sandboxes); on by default, used only when bubblewrap and dash are both installed.
+    /// </summary>
+    public bool WarmSandboxes { get; set; } = true;
+
     /// <summary>Directories searched for allowed compilers.</summary>
     public IReadOnlyList<string> CompilerDirectories { get; set; } = ["/usr/local/bin", "/usr/bin"];
 }

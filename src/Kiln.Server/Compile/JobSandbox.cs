@@ -299,12 +299,95 @@ public sealed partial class JobSandbox : IDisposable
         return (program, result);
     }
 
+    /// <summary>True when a compile can start in a warm sandbox (<see cref="WarmCommand"/>): bubblewrap and dash are both here.</summary>
+    public bool CanWarm => BubblewrapPath is not null && DashPath is not null;
+
+    /// <summary>True when <paramref name="compiler"/> can run in a warm sandbox: it lies in a system directory, which every sandbox sees.</summary>
+    public bool CanWarmFor(string compiler) =>
+        CanWarm && (Path.GetDirectoryName(compiler) is not { Length: > 1 } directory || IsSystemPath(directory));
+
+    /// <summary>The file in a warm sandbox's job directory that holds the command it runs (<see cref="RunFile"/>).</summary>
+    public const string RunFileName = ".kiln-run";
+
     /// <summary>
-    /// The dash script that sets the limits and execs the compiler: the soft CPU limit sends SIGXCPU,
-    /// which gcc reports by name, and the hard one a second later is SIGKILL (set soft first, as the
-    /// hard limit may not go below it); memory in KiB and output in 512-byte blocks, as dash counts.
+    /// The program and arguments of a warm sandbox for <paramref name="jobDirectory"/>: the same
+    /// bubblewrap confinement and limits as <see cref="Command"/> gives a compiler from a system
+    /// directory, started before its job arrives. Inside, dash sets the limits, then waits for one
+    /// line on its standard input; when it comes, dash reads <see cref="RunFileName"/> from the job
+    /// directory (<see cref="RunFile"/>), which execs the compiler. If standard input closes without
+    /// a line, it exits having run nothing. Namespace setup, the mounts and dash's start, several
+    /// milliseconds of a small compile (docs/benchmarks.md), are then off the job's critical path.
     /// </summary>
-    private string UlimitScript()
+    public (string Program, List<string> Arguments) WarmCommand(string jobDirectory)
+    {
+        if (!CanWarm)
+        {
+            throw new InvalidOperationException("a warm sandbox needs bubblewrap and dash");
+        }
+
+        var result = new List<string>(_bubblewrapPrefix.Count + 12);
+        result.AddRange(_bubblewrapPrefix);
+        if (_seccompMemfd >= 0)
+        {
+            result.AddRange(["--seccomp", SeccompDescriptorPlaceholder]);
+        }
+
+        result.AddRange(["--bind", jobDirectory, jobDirectory, "--chdir", jobDirectory, "--", DashPath!, "-c",
+            UlimitScript("IFS= read -r go && . ./" + RunFileName)]);
+        return (BubblewrapPath!, result);
+    }
+
+    /// <summary>
+    /// What a warm sandbox runs: exports <paramref name="environment"/> and execs
+    /// <paramref name="compiler"/> with <paramref name="arguments"/>, every word single-quoted, so the
+    /// shell reads each one literally (a quote inside a word is closed, escaped and reopened). Null
+    /// when a word holds a NUL, which no argument can carry: the caller starts the job cold.
+    /// </summary>
+    public static string? RunFile(string compiler, IReadOnlyList<string> arguments, IEnumerable<KeyValuePair<string, string>> environment)
+    {
+        var script = new StringBuilder(256);
+        foreach (var (name, value) in environment)
+        {
+            if (!IsVariableName(name) || value.Contains('\0', StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            script.Append("export ").Append(name).Append('=');
+            Quote(script, value);
+            script.Append('\n');
+        }
+
+        script.Append("exec ");
+        Quote(script, compiler);
+        foreach (var argument in arguments)
+        {
+            if (argument.Contains('\0', StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            script.Append(' ');
+            Quote(script, argument);
+        }
+
+        script.Append('\n');
+        return script.ToString();
+
+        static void Quote(StringBuilder script, string word) =>
+            script.Append('\'').Append(word.Replace("'", "'\\''", StringComparison.Ordinal)).Append('\'');
+
+        static bool IsVariableName(string name) =>
+            name.Length > 0 && !char.IsAsciiDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+    }
+
+    /// <summary>
+    /// The dash script that sets the limits and then runs <paramref name="tail"/> (by default, execs
+    /// the compiler): the soft CPU limit sends SIGXCPU, which gcc reports by name, and the hard one a
+    /// second later is SIGKILL (set soft first, as the hard limit may not go below it); memory in KiB
+    /// and output in 512-byte blocks, as dash counts.
+    /// </summary>
+    private string UlimitScript(string tail = "exec \"$0\" \"$@\"")
     {
         var script = new StringBuilder();
         if (_limits.CpuSeconds > 0)
@@ -322,7 +405,7 @@ public sealed partial class JobSandbox : IDisposable
             script.Append(CultureInfo.InvariantCulture, $"ulimit -f {Math.Max(1, _limits.OutputBytes / 512)} && ");
         }
 
-        script.Append("ulimit -c 0 && exec \"$0\" \"$@\"");
+        script.Append("ulimit -c 0 && ").Append(tail);
         return script.ToString();
     }
 

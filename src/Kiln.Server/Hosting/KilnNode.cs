@@ -131,5 +131,6 @@ public sealed class KilnNode : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
+        Executor.Dispose();
     }
 }

@@ -5,7 +5,11 @@ namespace Kiln.Server.Hosting;
 /// <summary>The compile executor a node's options describe; one place for the listeners and <c>kiln serve --stdio</c>.</summary>
 internal static class NodeExecutor
 {
-    public static CompileExecutor Create(KilnNodeOptions options, NodeCounters counters)
+    /// <summary>
+    /// The executor; <paramref name="warmSandboxes"/> is false for a session that lives as long as one
+    /// client's connection (<c>--stdio</c>), which would start sandboxes it rarely uses.
+    /// </summary>
+    public static CompileExecutor Create(KilnNodeOptions options, NodeCounters counters, bool warmSandboxes = true)
     {
         var executorOptions = new CompileExecutorOptions
         {
@@ -15,6 +19,7 @@ internal static class NodeExecutor
             Nice = options.Nice,
             Limits = options.Jobs,
             MaxOutputBytes = options.Jobs.OutputBytes,
+            WarmSandboxes = warmSandboxes,
         };
         if (options.CompilerDirectories.Count > 0)
         {

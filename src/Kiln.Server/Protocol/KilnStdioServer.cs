@@ -21,7 +21,7 @@ public static class KilnStdioServer
     public static async Task<int> RunAsync(KilnNodeOptions options, Stream input, Stream output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.DataDirectory);
-        var executor = NodeExecutor.Create(options, new NodeCounters());
+        using var executor = NodeExecutor.Create(options, new NodeCounters(), warmSandboxes: false);
 
         // sshd names the client in SSH_CLIENT ("address port local-port"); logs and the audit use it.
         var sshClient = Environment.GetEnvironmentVariable("SSH_CLIENT");

@@ -180,7 +180,7 @@ public sealed class KilnProtocolCompileTests
     {
         // kiln serve --stdio runs the same session on standard input and output; pipes stand in for them.
         using var jobs = new TempDirectory("kiln-jobs");
-        var executor = new CompileExecutor(new CompileExecutorOptions { Slots = 1, JobRoot = jobs.Path }, new NodeCounters());
+        using var executor = new CompileExecutor(new CompileExecutorOptions { Slots = 1, JobRoot = jobs.Path }, new NodeCounters());
         var toServer = new Pipe();
         var toClient = new Pipe();
         var session = new KilnSession(executor, new KilnSessionOptions(), "pipe-node", NullLogger.Instance,

@@ -18,7 +18,7 @@ public sealed class AdmissionTests : IDisposable
 
     private (CompileExecutor Executor, FakeReadings Readings) Executor(Action<CompileExecutorOptions>? configure = null)
     {
-        var options = new CompileExecutorOptions { Slots = 1, JobRoot = _jobs.Combine("jobs") };
+        var options = new CompileExecutorOptions { Slots = 1, JobRoot = _jobs.Combine("jobs"), WarmSandboxes = false };
         options.Admission.ReadingLifetime = TimeSpan.Zero;
         configure?.Invoke(options);
         var readings = new FakeReadings();

@@ -1,0 +1,229 @@
+using System.Text;
+using Kiln.Core.Compile;
+using Kiln.Server.Compile;
+using Kiln.Tests.TestKit;
+
+namespace Kiln.Tests.Sandbox;
+
+/// <summary>
+/// Warm sandboxes (CompileExecutor.Warm.cs): after its first job, an executor keeps a bubblewrap
+/// sandbox ready per slot, and a job that takes one gives exactly what a job in a sandbox started
+/// for it gives: the same object, stdout, stderr and exit code, every argument passed literally
+/// (the command goes through a shell script inside the sandbox), the same limits. A warm sandbox
+/// that died is never used, and disposing the executor ends them all.
+/// </summary>
+public sealed class WarmSandboxTests : IDisposable
+{
+    private static readonly Dictionary<string, string> s_cLocale = new() { ["LC_ALL"] = "C" };
+
+    private readonly TempDirectory _root = new("kiln-warm");
+
+    public void Dispose() => _root.Dispose();
+
+    private CompileExecutor NewExecutor(bool warm, string name, JobLimits? limits = null) =>
+        new(new CompileExecutorOptions
+        {
+            Slots = 1,
+            JobRoot = _root.Combine(name),
+            WarmSandboxes = warm,
+            Limits = limits ?? new JobLimits { Sandbox = JobSandboxMode.Bubblewrap },
+        }, new NodeCounters());
+
+    private static CompileJob Job(string source, params string[] arguments) => new()
+    {
+        Compiler = "gcc",
+        Arguments = arguments,
+        Language = SourceLanguage.PreprocessedC,
+        Input = Encoding.UTF8.GetBytes(source),
+        SourceName = "warm.c",
+        Locale = s_cLocale,
+    };
+
+    private static async Task<CompileResult> RunAsync(CompileExecutor executor, CompileJob job)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        return await executor.ExecuteAsync(job, cts.Token);
+    }
+
+    /// <summary>Runs a first job (which starts cold and leaves a warm sandbox behind), then waits for that sandbox.</summary>
+    private static async Task WarmUpAsync(CompileExecutor executor)
+    {
+        Assert.True(executor.Sandbox.CanWarm, "bubblewrap or dash is missing (scripts/setup installs both)");
+        var first = await RunAsync(executor, Job("int first;\n"));
+        Assert.True(first.Outcome is { ExitCode: 0 }, first.Message);
+        await WaitUntilAsync(() => executor.WarmReady == 1, "no warm sandbox became ready after the first job");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string message)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, message);
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// Live processes whose command line names <paramref name="root"/> (the warm sandboxes under it),
+    /// and their descendants (dash inside each): zombies count as gone.
+    /// </summary>
+    private static List<int> ProcessesUnder(string root)
+    {
+        var parents = new Dictionary<int, int>();
+        var found = new HashSet<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[0] == "Z")
+                {
+                    continue;
+                }
+
+                parents[pid] = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Contains(root, StringComparison.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        for (var grew = true; grew;)
+        {
+            grew = false;
+            foreach (var (pid, parent) in parents)
+            {
+                if (found.Contains(parent) && found.Add(pid))
+                {
+                    grew = true;
+                }
+            }
+        }
+
+        return [.. found];
+    }
+
+    private static void AssertSame(CompileResult cold, CompileResult warm)
+    {
+        Assert.True(cold.Outcome is not null, cold.Message);
+        Assert.True(warm.Outcome is not null, warm.Message);
+        Assert.Equal(cold.Outcome.ExitCode, warm.Outcome.ExitCode);
+        Assert.Equal(Encoding.UTF8.GetString(cold.Outcome.Stderr.Span), Encoding.UTF8.GetString(warm.Outcome.Stderr.Span));
+        Assert.Equal(cold.Outcome.Stdout.ToArray(), warm.Outcome.Stdout.ToArray());
+        Assert.Equal(cold.Outcome.Object.ToArray(), warm.Outcome.Object.ToArray());
+    }
+
+    [Fact]
+    public async Task A_job_in_a_warm_sandbox_gives_what_a_cold_sandbox_gives_with_every_argument_taken_literally()
+    {
+        using var warm = NewExecutor(warm: true, "warm");
+        using var cold = NewExecutor(warm: false, "cold");
+        await WarmUpAsync(warm);
+
+        // Quotes, a command substitution, backticks, a backslash, a glob and a newline: each must reach
+        // gcc as the one word it is, and none may be run by the shell that execs gcc.
+        const string Tricky = "a'b \"$(touch pwned)\" `touch pwned2` \\ * ;exit 3";
+        // The input is preprocessed, so gcc takes the -D and ignores it: the shell must too (no file
+        // made, no exit 3). The failing job below shows gcc gets such a word intact.
+        var source = "int unused(int x) { int y; return x; }\n";
+        var job = Job(source, "-O2", "-Wall", "-DMSG=" + Tricky);
+        var fromCold = await RunAsync(cold, job);
+        var fromWarm = await RunAsync(warm, job);
+
+        Assert.Equal(1, warm.WarmStarts);
+        Assert.Equal(0, cold.WarmStarts);
+        AssertSame(fromCold, fromWarm);
+        Assert.Equal(0, fromWarm.Outcome!.ExitCode);
+        Assert.Contains("unused variable 'y'", Encoding.UTF8.GetString(fromWarm.Outcome.Stderr.Span));
+        Assert.False(fromWarm.Outcome.Object.IsEmpty);
+
+        // A compile error, with an option gcc does not know spelled with a quote and a newline in it.
+        await WaitUntilAsync(() => warm.WarmReady == 1, "no warm sandbox after the second job");
+        var failing = Job("int ok;\n", "-Wbogus'$(id)\nnext");
+        var failCold = await RunAsync(cold, failing);
+        var failWarm = await RunAsync(warm, failing);
+        Assert.Equal(2, warm.WarmStarts);
+        AssertSame(failCold, failWarm);
+        Assert.NotEqual(0, failWarm.Outcome!.ExitCode);
+        Assert.Contains("-Wbogus'$(id)\nnext", Encoding.UTF8.GetString(failWarm.Outcome.Stderr.Span));
+        Assert.Empty(Directory.EnumerateFiles(_root.Path, "pwned*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_warm_sandbox_keeps_the_cpu_limit()
+    {
+        using var executor = NewExecutor(warm: true, "limit", new JobLimits { Sandbox = JobSandboxMode.Bubblewrap, CpuSeconds = 1 });
+        await WarmUpAsync(executor);
+
+        var spin = new CompileJob
+        {
+            Compiler = "g++",
+            Arguments = ["-fconstexpr-loop-limit=2147483647", "-fconstexpr-ops-limit=9223372036854775807"],
+            Language = SourceLanguage.PreprocessedCxx,
+            Input = "constexpr long spin() { long s = 0; for (long i = 0; i < 2000000000L; i++) s += i & 7; return s; }\nstatic_assert(spin() > 0);\nint y;\n"u8.ToArray(),
+            SourceName = "spin.cc",
+            Locale = s_cLocale,
+        };
+        var result = await RunAsync(executor, spin);
+
+        Assert.Equal(1, executor.WarmStarts);
+        Assert.Equal(RefusalKind.TooLarge, result.Refusal);
+        Assert.Contains("exceeded this node's CPU time limit of 1 s per process", result.Message);
+    }
+
+    [Fact]
+    public async Task A_warm_sandbox_that_died_is_not_used_and_the_job_starts_cold()
+    {
+        using var executor = NewExecutor(warm: true, "died");
+        await WarmUpAsync(executor);
+        var processes = ProcessesUnder(_root.Combine("died"));
+        Assert.NotEmpty(processes);
+        foreach (var pid in processes)
+        {
+            try
+            {
+                System.Diagnostics.Process.GetProcessById(pid).Kill();
+            }
+            catch (ArgumentException)
+            {
+            }
+        }
+
+        // Gone for good, dash inside included, before the job comes: it cannot read its line then.
+        await WaitUntilAsync(() => ProcessesUnder(_root.Combine("died")).Count == 0, "the killed warm sandbox did not end");
+        var result = await RunAsync(executor, Job("int after;\n", "-O2"));
+
+        Assert.True(result.Outcome is { ExitCode: 0 }, result.Message);
+        Assert.False(result.Outcome.Object.IsEmpty);
+        Assert.Equal(0, executor.WarmStarts);
+    }
+
+    [Fact]
+    public async Task Disposing_the_executor_ends_its_warm_sandboxes_and_removes_their_directories()
+    {
+        var root = _root.Combine("disposed");
+        var executor = NewExecutor(warm: true, "disposed");
+        await WarmUpAsync(executor);
+        Assert.NotEmpty(ProcessesUnder(root));
+
+        executor.Dispose();
+
+        await WaitUntilAsync(() => ProcessesUnder(root).Count == 0, "a warm sandbox outlived its executor");
+        await WaitUntilAsync(() => !Directory.EnumerateFileSystemEntries(root).Any(), "a warm sandbox's job directory was left behind");
+    }
+}
