@@ -32,6 +32,8 @@ internal static class ServeCommand
           --accounting on|off record every job (default on)
           --stdio             serve one Kiln protocol session on stdin/stdout (ssh mode) and exit
           --sandbox MODE      auto (bubblewrap when installed, the default), bwrap (required) or off
+          --warm-sandboxes on|off  keep a sandbox set up per slot before its job arrives
+                              (default on; docs/ssh-and-sandbox.md)
           --job-cpu SECONDS   CPU time limit per compile process (default 300; 0 = none)
           --job-memory SIZE   address-space limit per compile process (default 4G; 0 = none)
           --job-output SIZE   largest file, object or output a compile may write (default 256M)
@@ -180,6 +182,14 @@ internal static class ServeCommand
                             "bwrap" or "bubblewrap" => Kiln.Server.Compile.JobSandboxMode.Bubblewrap,
                             "off" or "none" => Kiln.Server.Compile.JobSandboxMode.Off,
                             _ => throw new UsageException($"--sandbox {mode}: expected auto, bwrap or off"),
+                        };
+                        break;
+                    case "--warm-sandboxes":
+                        options.WarmSandboxes = Value() switch
+                        {
+                            "on" => true,
+                            "off" => false,
+                            var other => throw new UsageException($"--warm-sandboxes {other}: expected on or off"),
                         };
                         break;
                     case "--job-cpu":

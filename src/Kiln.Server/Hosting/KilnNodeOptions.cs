@@ -32,6 +32,9 @@ public sealed class KilnNodeOptions
     /// <summary>Compile slots (default: the number of cores).</summary>
     public int Slots { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>Keeps a sandbox set up per slot before its job arrives (CompileExecutor's warm sandboxes).</summary>
+    public bool WarmSandboxes { get; set; } = true;
+
     /// <summary>The cache's size cap in bytes (blobs beyond it are evicted, least recently used first).</summary>
     public long CacheSizeBytes { get; set; } = Kiln.Core.Cas.ContentStoreOptions.DefaultCapacityBytes;
 

@@ -19,7 +19,7 @@ internal static class NodeExecutor
             Nice = options.Nice,
             Limits = options.Jobs,
             MaxOutputBytes = options.Jobs.OutputBytes,
-            WarmSandboxes = warmSandboxes,
+            WarmSandboxes = warmSandboxes && options.WarmSandboxes,
         };
         if (options.CompilerDirectories.Count > 0)
         {

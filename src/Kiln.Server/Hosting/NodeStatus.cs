@@ -7,7 +7,8 @@ namespace Kiln.Server.Hosting;
 /// The node's state as <c>/api/stats</c> returns it; <paramref name="Cache"/> is the store's size and
 /// counters, <paramref name="Users"/> the jobs per user (fair sharing), <paramref name="Waiting"/> the
 /// jobs queued for a slot, the BusyFor counters the BUSY answers given for the machine's sake, and
-/// <paramref name="PreprocessedHere"/> the Kiln jobs this node preprocessed itself (remote preprocessing).
+/// <paramref name="PreprocessedHere"/> the Kiln jobs this node preprocessed itself (remote preprocessing),
+/// <paramref name="WarmStarts"/> the jobs that ran in a sandbox set up before they arrived.
 /// </summary>
 public sealed record NodeStatus(
     string Node,
@@ -30,7 +31,8 @@ public sealed record NodeStatus(
     long BusyForLoad = 0,
     long BusyForMemory = 0,
     long BusyForDisk = 0,
-    long PreprocessedHere = 0);
+    long PreprocessedHere = 0,
+    long WarmStarts = 0);
 
 /// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

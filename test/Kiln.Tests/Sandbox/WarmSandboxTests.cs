@@ -1,6 +1,8 @@
 using System.Text;
 using Kiln.Core.Compile;
+using Kiln.Core.Remote;
 using Kiln.Server.Compile;
+using Kiln.Tests.Accounting;
 using Kiln.Tests.TestKit;
 
 namespace Kiln.Tests.Sandbox;
@@ -225,5 +227,32 @@ public sealed class WarmSandboxTests : IDisposable
 
         await WaitUntilAsync(() => ProcessesUnder(root).Count == 0, "a warm sandbox outlived its executor");
         await WaitUntilAsync(() => !Directory.EnumerateFileSystemEntries(root).Any(), "a warm sandbox's job directory was left behind");
+    }
+
+    [Fact]
+    public async Task Kiln_serve_counts_warm_starts_and_turns_them_off_on_request()
+    {
+        var bad = await Tools.RunAsync(Tools.KilnBinary, ["serve", "--warm-sandboxes", "maybe"]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--warm-sandboxes maybe: expected on or off", bad.Stderr, StringComparison.Ordinal);
+
+        await using var on = await NodeProcess.StartAsync(slots: 1);
+        await using var off = await NodeProcess.StartAsync(slots: 1, distcc: false, "--warm-sandboxes", "off");
+        foreach (var node in new[] { on, off })
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(RemoteStatus.Completed, (await AccountingApi.CompileAsync(node, "warm", $"int f{i}(int x) {{ return x + {i}; }}\n")).Status);
+                await Task.Delay(300);
+            }
+        }
+
+        Assert.Equal(3, await on.StatAsync("compilesOk"));
+        // The first job starts cold; the others find a warm sandbox unless the machine was too slow to set one up in time.
+        Assert.InRange(await on.StatAsync("warmStarts"), 1, 2);
+        Assert.Equal(3, await off.StatAsync("compilesOk"));
+        Assert.Equal(0, await off.StatAsync("warmStarts"));
+        using var http = new HttpClient();
+        Assert.Contains("kiln_jobs_warm_sandbox_total{node=", await http.GetStringAsync($"http://{on.HttpEndPoint}/metrics"), StringComparison.Ordinal);
     }
 }
