@@ -18,6 +18,12 @@ public sealed class ContentStoreOptions
     /// <summary>The largest blob accepted; null means the capacity (a blob must fit in the store).</summary>
     public long? MaxBlobBytes { get; init; }
 
+    /// <summary>
+    /// Bytes of small blobs kept in memory once read (<see cref="SmallBlobCache"/>), so that a hit on
+    /// one reads no file; 0 turns it off. Default 64 MiB.
+    /// </summary>
+    public long MemoryCacheBytes { get; init; } = 64L << 20;
+
     /// <summary>The clock for access and write times (tests pass a manual one).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

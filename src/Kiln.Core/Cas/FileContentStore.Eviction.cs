@@ -46,6 +46,7 @@ public sealed partial class FileContentStore
             foreach (var victim in victims)
             {
                 TryDelete(BlobPath(victim));
+                _small.Remove(victim);
                 _bytes -= victim.Size;
                 _count--;
                 evicted++;

@@ -1,4 +1,5 @@
 using Kiln.Core.Hashing;
+using Microsoft.Win32.SafeHandles;
 
 namespace Kiln.Core.Cas;
 
@@ -28,10 +29,14 @@ public sealed partial class FileContentStore : IContentStore, IDisposable
     private long _evictions;
     private bool _disposed;
 
+    /// <summary>Small blobs' bytes, kept after a read (under the gate).</summary>
+    private readonly SmallBlobCache _small;
+
     private FileContentStore(ContentStoreOptions options, StoreIndex index)
     {
         Options = options;
         _index = index;
+        _small = new SmallBlobCache(options.MemoryCacheBytes);
         _blobRoot = Path.Combine(options.Directory, BlobsFolder);
         _tempRoot = Path.Combine(options.Directory, TempFolder);
     }
@@ -164,6 +169,96 @@ public sealed partial class FileContentStore : IContentStore, IDisposable
         }
     }
 
+    /// <summary>The largest blob <see cref="ReadSmall"/> reads (and keeps in memory).</summary>
+    public const int SmallBlobBytes = SmallBlobCache.MaxEntryBytes;
+
+    /// <summary>
+    /// The whole of a blob of at most <see cref="SmallBlobBytes"/> bytes, from memory when
+    /// it was read recently (no file is opened then), and touches it; null when the blob is absent, or
+    /// when its file is gone or shorter than its record (the blob is then forgotten, as a read of it
+    /// would find). Larger blobs: <see cref="OpenReadAsync"/>.
+    /// </summary>
+    public byte[]? ReadSmall(Digest digest)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(digest.Size, SmallBlobCache.MaxEntryBytes, nameof(digest));
+        if (digest == Digest.Empty)
+        {
+            return [];
+        }
+
+        SafeFileHandle file;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            if (!_index.TouchBlob(digest))
+            {
+                _small.Remove(digest);
+                return null;
+            }
+
+            if (_small.Get(digest) is { } cached)
+            {
+                return cached;
+            }
+
+            // Opened under the gate so eviction cannot remove the file between the check and the open.
+            // FileShare.ReadWrite: no advisory lock is taken (.NET emulates sharing modes with flock);
+            // a blob's file is never written in place.
+            try
+            {
+                file = File.OpenHandle(BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                ForgetLocked(digest);
+                return null;
+            }
+        }
+
+        var bytes = new byte[digest.Size];
+        using (file)
+        {
+            var read = 0;
+            while (read < bytes.Length)
+            {
+                var n = RandomAccess.Read(file, bytes.AsSpan(read), read);
+                if (n == 0)
+                {
+                    lock (_gate)
+                    {
+                        ForgetLocked(digest);
+                    }
+
+                    return null;
+                }
+
+                read += n;
+            }
+        }
+
+        lock (_gate)
+        {
+            if (!_disposed && _index.BlobSize(digest) == digest.Size)
+            {
+                _small.Add(digest, bytes);
+            }
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Bytes of small blobs held in memory now (diagnostics and tests).</summary>
+    public long MemoryCachedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _small.Bytes;
+            }
+        }
+    }
+
     /// <summary>A snapshot of the store's size and the action cache's counters.</summary>
     public StoreStatistics GetStatistics()
     {
@@ -200,7 +295,8 @@ public sealed partial class FileContentStore : IContentStore, IDisposable
             return false;
         }
 
-        if (checkFile && !File.Exists(BlobPath(digest)))
+        // A blob whose bytes are in memory needs no look at its file: they are what a read gives.
+        if (checkFile && !_small.Contains(digest) && !File.Exists(BlobPath(digest)))
         {
             ForgetLocked(digest);
             return false;
@@ -212,6 +308,7 @@ public sealed partial class FileContentStore : IContentStore, IDisposable
     /// <summary>Drops the index row of a blob whose file is gone.</summary>
     private void ForgetLocked(Digest digest)
     {
+        _small.Remove(digest);
         var size = _index.BlobSize(digest);
         if (size >= 0)
         {

@@ -177,7 +177,8 @@ public sealed class TokenStore
     private void Reload()
     {
         // Tokens created by `kiln token create` in another process take effect without a restart.
-        var write = File.Exists(_path) ? File.GetLastWriteTimeUtc(_path) : DateTime.MinValue;
+        // One stat per call (a missing file reads as 1601-01-01): every request of a node asks.
+        var write = File.GetLastWriteTimeUtc(_path);
         if (write == _loadedWrite)
         {
             return;

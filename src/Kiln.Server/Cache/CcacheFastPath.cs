@@ -44,6 +44,8 @@ internal sealed class CcacheFastPath
 
     private static ReadOnlySpan<byte> NotFoundBody => "no such entry\n"u8;
 
+    private static readonly byte[] s_okHead = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ");
+
     private readonly IActionCache _entries;
     private readonly IContentStore _store;
     private readonly NodeAuthenticator _authenticator;
@@ -311,7 +313,31 @@ internal sealed class CcacheFastPath
             }
         }
 
-        var blob = entry is null ? null : await _store.OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            _counters.Miss();
+            WriteNotFound(output, request.Head);
+            return true;
+        }
+
+        var length = (int)entry.Value.Size;
+        if (length <= FileContentStore.SmallBlobBytes && _store is FileContentStore files)
+        {
+            // Usually from memory: a small blob read once is kept in memory, so no file is opened.
+            var bytes = files.ReadSmall(entry.Value);
+            if (bytes is null)
+            {
+                _counters.Miss();
+                WriteNotFound(output, request.Head);
+                return true;
+            }
+
+            WriteFound(output, request.Head, bytes);
+            _counters.Hit(request.Head ? 0 : length);
+            return true;
+        }
+
+        var blob = await _store.OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);
         if (blob is null)
         {
             _counters.Miss();
@@ -321,16 +347,8 @@ internal sealed class CcacheFastPath
 
         using (blob)
         {
-            var length = (int)entry!.Value.Size;
-            var date = Date();
-            var head = Encoding.ASCII.GetBytes(
-                $"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\n");
+            var span = WriteHead(output, length, request.Head ? 0 : length, out var at);
             var body = request.Head ? 0 : length;
-            var span = output.GetSpan(head.Length + date.Length + 2 + body);
-            head.CopyTo(span);
-            date.CopyTo(span[head.Length..]);
-            "\r\n"u8.CopyTo(span[(head.Length + date.Length)..]);
-            var at = head.Length + date.Length + 2;
             if (body > 0)
             {
                 // Nearly always from the page cache: read in place, as CacheResponses.BlobAsync does.
@@ -349,6 +367,38 @@ internal sealed class CcacheFastPath
             _counters.Hit(body);
             return true;
         }
+    }
+
+    /// <summary>Writes a 200 answer carrying <paramref name="bytes"/> (only the head for HEAD).</summary>
+    private void WriteFound(PipeWriter output, bool head, byte[] bytes)
+    {
+        var body = head ? 0 : bytes.Length;
+        var span = WriteHead(output, bytes.Length, body, out var at);
+        bytes.AsSpan(0, body).CopyTo(span[at..]);
+        output.Advance(at + body);
+    }
+
+    /// <summary>
+    /// Lays a 200 head for a body of <paramref name="length"/> bytes into the pipe's buffer, with room
+    /// for <paramref name="body"/> bytes after it at <paramref name="at"/>; nothing is committed yet.
+    /// </summary>
+    private Span<byte> WriteHead(PipeWriter output, int length, int body, out int at)
+    {
+        var date = Date();
+        Span<byte> digits = stackalloc byte[11];
+        length.TryFormat(digits, out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
+        var span = output.GetSpan(s_okHead.Length + written + 2 + date.Length + 2 + body);
+        s_okHead.CopyTo(span);
+        at = s_okHead.Length;
+        digits[..written].CopyTo(span[at..]);
+        at += written;
+        "\r\n"u8.CopyTo(span[at..]);
+        at += 2;
+        date.CopyTo(span[at..]);
+        at += date.Length;
+        "\r\n"u8.CopyTo(span[at..]);
+        at += 2;
+        return span;
     }
 
     private void WriteNotFound(PipeWriter output, bool head)

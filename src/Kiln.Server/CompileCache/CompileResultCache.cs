@@ -292,6 +292,12 @@ public sealed partial class CompileResultCache
             return [];
         }
 
+        if (digest.Size <= FileContentStore.SmallBlobBytes && _store is FileContentStore files)
+        {
+            // A small blob read before comes from memory; a copy, as callers own what they get.
+            return files.ReadSmall(digest)?.ToArray();
+        }
+
         var stream = await _store.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
         if (stream is null)
         {
