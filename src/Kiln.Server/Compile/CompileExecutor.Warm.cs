@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text;
 using Kiln.Server.Accounting;
 
 namespace Kiln.Server.Compile;
@@ -135,8 +134,7 @@ public sealed partial class CompileExecutor : IDisposable
         var process = warm.Process;
         try
         {
-            await File.WriteAllBytesAsync(Path.Combine(warm.Directory, JobSandbox.RunFileName), Encoding.UTF8.GetBytes(script), cancellationToken)
-                .ConfigureAwait(false);
+            File.WriteAllText(Path.Combine(warm.Directory, JobSandbox.RunFileName), script);
             live?.Started();
             var input = process.StandardInput.BaseStream;
             input.Write("\n"u8);
