@@ -127,7 +127,7 @@ public sealed partial class CompileExecutor : IDisposable
         var script = JobSandbox.RunFile(compiler, arguments, LocaleOf(locale));
         if (script is null)
         {
-            Discard(warm);
+            Discard(warm, keepDirectory: true);
             return null;
         }
 
@@ -143,20 +143,35 @@ public sealed partial class CompileExecutor : IDisposable
         }
         catch (IOException)
         {
-            // The sandbox is gone (EPIPE): it read no line, so it ran nothing.
-            Discard(warm);
+            // The sandbox is gone (EPIPE): it read no line, so it ran nothing. The job, its input
+            // already in the directory, starts cold there.
+            Discard(warm, keepDirectory: true);
+            return null;
+        }
+
+        ProcessRun run;
+        using (process)
+        {
+            run = await WaitAsync(process, live, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The run file's first line leaves a mark: without it, the sandbox died before it read its
+        // line (bubblewrap, which holds the pipe too, can outlive dash for a moment, so the write
+        // above need not fail), nothing of the job ran, and it starts cold in the same directory.
+        if (!File.Exists(Path.Combine(warm.Directory, JobSandbox.StartedFileName)))
+        {
             return null;
         }
 
         Interlocked.Increment(ref _warmStarts);
-        using (process)
-        {
-            return await WaitAsync(process, live, cancellationToken).ConfigureAwait(false);
-        }
+        return run;
     }
 
-    /// <summary>Ends a warm sandbox that will run no job: its standard input closes, so dash exits having run nothing.</summary>
-    private static void Discard(WarmSandbox warm)
+    /// <summary>
+    /// Ends a warm sandbox that will run no job: its standard input closes, so dash exits having run
+    /// nothing. Its directory goes too, unless a job taken with it goes on there (<paramref name="keepDirectory"/>).
+    /// </summary>
+    private static void Discard(WarmSandbox warm, bool keepDirectory = false)
     {
         try
         {
@@ -185,7 +200,10 @@ public sealed partial class CompileExecutor : IDisposable
                 }
             }
 
-            TryDelete(warm.Directory);
+            if (!keepDirectory)
+            {
+                TryDelete(warm.Directory);
+            }
         });
     }
 

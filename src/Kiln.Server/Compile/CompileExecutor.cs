@@ -190,8 +190,9 @@ public sealed partial class CompileExecutor
 
             if (warm is not null)
             {
-                // Taken but never told to go (the input could not be written, or the job was cancelled).
-                Discard(warm);
+                // Taken but never told to go (the input could not be written, or the job was cancelled);
+                // Release removes the directory.
+                Discard(warm, keepDirectory: true);
             }
 
             Release(jobDir);

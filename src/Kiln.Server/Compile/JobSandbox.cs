@@ -309,6 +309,9 @@ public sealed partial class JobSandbox : IDisposable
     /// <summary>The file in a warm sandbox's job directory that holds the command it runs (<see cref="RunFile"/>).</summary>
     public const string RunFileName = ".kiln-run";
 
+    /// <summary>The file a warm sandbox's run file creates first: the job started.</summary>
+    public const string StartedFileName = ".kiln-started";
+
     /// <summary>
     /// The program and arguments of a warm sandbox for <paramref name="jobDirectory"/>: the same
     /// bubblewrap confinement and limits as <see cref="Command"/> gives a compiler from a system
@@ -338,14 +341,15 @@ public sealed partial class JobSandbox : IDisposable
     }
 
     /// <summary>
-    /// What a warm sandbox runs: exports <paramref name="environment"/> and execs
+    /// What a warm sandbox runs: marks the job started (<see cref="StartedFileName"/>), exports <paramref name="environment"/> and execs
     /// <paramref name="compiler"/> with <paramref name="arguments"/>, every word single-quoted, so the
     /// shell reads each one literally (a quote inside a word is closed, escaped and reopened). Null
     /// when a word holds a NUL, which no argument can carry: the caller starts the job cold.
     /// </summary>
     public static string? RunFile(string compiler, IReadOnlyList<string> arguments, IEnumerable<KeyValuePair<string, string>> environment)
     {
-        var script = new StringBuilder(256);
+        // A regular builtin, errors silenced first: a failed redirection of a special one (:) would end dash.
+        var script = new StringBuilder(256).Append("true 2>/dev/null >").Append(StartedFileName).Append('\n');
         foreach (var (name, value) in environment)
         {
             if (!IsVariableName(name) || value.Contains('\0', StringComparison.Ordinal))

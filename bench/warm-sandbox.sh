@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Times one small remote compile on a node with warm sandboxes (the default) against the same on a
+# node started with `--warm-sandboxes off`, beside plain gcc and distcc with a local distccd, in one
+# run, and writes the "warm-sandbox" section of docs/benchmarks.md. Both nodes run with their result
+# cache off and kiln cc's local cache and remote preprocessing are off, so every kiln run is an
+# ordinary remote compile of preprocessed input, as every distcc run is; the sandbox (bubblewrap, as
+# by default) is the only difference between the two kiln rows.
+#
+#   bench/warm-sandbox.sh [--runs N] [--output FILE]
+#
+#   --runs N        hyperfine runs per command (default 40, 5 warm-up runs)
+#   --output FILE   where to write the section (default docs/benchmarks.md; "-" = stdout only)
+#
+# KILN_BIN overrides the program (default artifacts/bin/kiln, the Native AOT build of scripts/setup).
+# Every process this script starts listens on 127.0.0.1 only and is stopped when it exits.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+runs=40
+output="$repo/docs/benchmarks.md"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs="$2"; shift 2 ;;
+        --output) output="$2"; shift 2 ;;
+        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "warm-sandbox: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+kiln="${KILN_BIN:-$repo/artifacts/bin/kiln}"
+[ -x "$kiln" ] || "$repo/scripts/setup" >&2
+for tool in hyperfine distcc distccd bwrap python3; do
+    command -v "$tool" >/dev/null || { echo "warm-sandbox: $tool is missing (scripts/setup installs it)" >&2; exit 1; }
+done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/kiln-warm-sandbox.XXXXXX")"
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_node NAME [OPTIONS...]: a node on an ephemeral loopback port; sets endpoint_NAME.
+start_node() {
+    local name="$1" log="$work/$1.log"
+    shift
+    "$kiln" serve --data "$work/$name" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off "$@" 2>"$log" &
+    pids+=("$!")
+    for _ in $(seq 1 600); do
+        grep -q '^ready:' "$log" && break
+        kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 0.1
+    done
+    grep -q '^ready:' "$log" || { echo "warm-sandbox: kiln serve ($name) did not start within 60 s" >&2; exit 1; }
+    grep -q 'bubblewrap' "$log" || { echo "warm-sandbox: the node runs jobs without bubblewrap: install it (scripts/setup)" >&2; exit 1; }
+    printf -v "endpoint_$name" '%s' "$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)"
+}
+start_node warm
+start_node cold --warm-sandboxes off
+
+distcc_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+distccd --daemon --no-detach --listen 127.0.0.1 --port "$distcc_port" --allow 127.0.0.1 --jobs 2 --log-stderr 2>"$work/distccd.log" &
+pids+=("$!")
+sleep 1
+
+cat > "$work/tiny.c" <<'C'
+#include <stdio.h>
+int a(int x) { return x * 3; }
+int b(int x) { printf("%d\n", a(x)); return 0; }
+int c(void) { return b(2); }
+C
+
+kiln_env="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_REMOTE_PREPROCESS=0 KILN_DIR=$work/client"
+hyperfine --style basic -N --warmup 5 --runs "$runs" --export-json "$work/warm.json" \
+    -n gcc "sh -c 'cd $work && gcc -O2 -c tiny.c -o gcc.o'" \
+    -n distcc "sh -c 'cd $work && env -u KILN_HOSTS DISTCC_HOSTS=127.0.0.1:$distcc_port DISTCC_FALLBACK=0 distcc gcc -O2 -c tiny.c -o distcc.o'" \
+    -n warm "sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
+    -n cold "sh -c '$kiln_env KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" >&2
+for o in distcc warm cold; do
+    cmp "$work/gcc.o" "$work/$o.o" || { echo "warm-sandbox: $o.o differs from gcc's object" >&2; exit 1; }
+done
+
+read -r g d w c gs ds ws cs < <(python3 - "$work/warm.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+names = ["gcc", "distcc", "warm", "cold"]
+print(*[r[n]["median"] * 1000 for n in names], *[r[n]["stddev"] * 1000 for n in names])
+PY
+)
+fmt() { printf '%.1f' "$1"; }
+over() { python3 -c "print(f'{$1 - $g:.1f}')"; }
+ratio() { python3 -c "print(f'{($1 - $g) / ($d - $g):.2f}')"; }
+
+section="$(cat <<MD
+## Warm sandboxes (warm-sandbox)
+
+\`bench/warm-sandbox.sh --runs $runs\`, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$repo" rev-parse --short HEAD),
+$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg). One small C file (tiny.c, includes stdio.h) compiled with
+\`gcc -O2 -c\`: plain gcc; distcc with a local distccd; \`kiln cc\` (plaintext, local cache and remote
+preprocessing off, so the client preprocesses as distcc's does) against a node with warm sandboxes
+and against one started with \`--warm-sandboxes off\`, both with bubblewrap and their result cache
+off. hyperfine \`-N\`, interleaved in one run; every object identical to gcc's.
+
+| command | median (ms) | σ (ms) | over gcc (ms) | overhead / distcc's |
+| --- | ---: | ---: | ---: | ---: |
+| gcc | $(fmt "$g") | $(fmt "$gs") | | |
+| distcc | $(fmt "$d") | $(fmt "$ds") | $(over "$d") | 1.00 |
+| kiln cc, warm sandboxes (default) | $(fmt "$w") | $(fmt "$ws") | $(over "$w") | $(ratio "$w") |
+| kiln cc, \`--warm-sandboxes off\` | $(fmt "$c") | $(fmt "$cs") | $(over "$c") | $(ratio "$c") |
+
+A warm sandbox takes bubblewrap's setup (namespaces, mounts, dash's start) off the job's critical
+path: it is done before the job arrives (docs/ssh-and-sandbox.md).
+MD
+)"
+if [ "$output" = "-" ]; then
+    printf '%s\n' "$section"
+else
+    printf '%s\n' "$section" | "$repo/bench/lib/section.sh" "$output" warm-sandbox
+    echo "warm-sandbox: wrote the warm-sandbox section of $output" >&2
+fi
