@@ -47,7 +47,7 @@ trap cleanup EXIT
 start_node() {
     local name="$1" log="$work/$1.log"
     shift
-    "$kiln" serve --data "$work/$name" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off "$@" 2>"$log" &
+    "$kiln" serve --data "$work/$name" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off "$@" >"$log" 2>&1 &
     pids+=("$!")
     for _ in $(seq 1 600); do
         grep -q '^ready:' "$log" && break
