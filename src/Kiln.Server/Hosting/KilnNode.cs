@@ -57,6 +57,7 @@ public sealed class KilnNode : IAsyncDisposable
     public static async Task<KilnNode> StartAsync(KilnNodeOptions options, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
     {
         Directory.CreateDirectory(options.DataDirectory);
+        Kiln.Core.Hashing.Digest.PlatformSha256 = true;
         var counters = new NodeCounters();
         var executor = NodeExecutor.Create(options, counters);
 
