@@ -27,10 +27,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+die() { echo "warm-sandbox: $*" >&2; exit 1; }
+# shellcheck source=lib/common.sh
+. "$repo/bench/lib/common.sh"
+
 kiln="${KILN_BIN:-$repo/artifacts/bin/kiln}"
 [ -x "$kiln" ] || "$repo/scripts/setup" >&2
 for tool in hyperfine distcc distccd bwrap python3; do
-    command -v "$tool" >/dev/null || { echo "warm-sandbox: $tool is missing (scripts/setup installs it)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup installs it)"
 done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/kiln-warm-sandbox.XXXXXX")"
@@ -49,22 +53,17 @@ start_node() {
     shift
     "$kiln" serve --data "$work/$name" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off "$@" >"$log" 2>&1 &
     pids+=("$!")
-    for _ in $(seq 1 600); do
-        grep -q '^ready:' "$log" && break
-        kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log" >&2; exit 1; }
-        sleep 0.1
-    done
-    grep -q '^ready:' "$log" || { echo "warm-sandbox: kiln serve ($name) did not start within 60 s" >&2; exit 1; }
-    grep -q 'bubblewrap' "$log" || { echo "warm-sandbox: the node runs jobs without bubblewrap: install it (scripts/setup)" >&2; exit 1; }
+    wait_for "kiln serve ($name) to print 'ready'" 60 grep -q '^ready:' "$log"
+    grep -q 'bubblewrap' "$log" || die "the node runs jobs without bubblewrap: install it (scripts/setup)"
     printf -v "endpoint_$name" '%s' "$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)"
 }
 start_node warm
 start_node cold --warm-sandboxes off
 
-distcc_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+distcc_port="$(free_port)"
 distccd --daemon --no-detach --listen 127.0.0.1 --port "$distcc_port" --allow 127.0.0.1 --jobs 2 --log-stderr 2>"$work/distccd.log" &
 pids+=("$!")
-sleep 1
+wait_for "distccd on port $distcc_port" 20 port_open "$distcc_port"
 
 cat > "$work/tiny.c" <<'C'
 #include <stdio.h>
@@ -80,7 +79,7 @@ hyperfine --style basic -N --warmup 5 --runs "$runs" --export-json "$work/warm.j
     -n warm "sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
     -n cold "sh -c '$kiln_env KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" >&2
 for o in distcc warm cold; do
-    cmp "$work/gcc.o" "$work/$o.o" || { echo "warm-sandbox: $o.o differs from gcc's object" >&2; exit 1; }
+    cmp "$work/gcc.o" "$work/$o.o" || die "$o.o differs from gcc's object"
 done
 
 read -r g d w c gs ds ws cs < <(python3 - "$work/warm.json" <<'PY'

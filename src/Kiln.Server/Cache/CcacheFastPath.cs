@@ -313,31 +313,24 @@ internal sealed class CcacheFastPath
             }
         }
 
-        if (entry is null)
-        {
-            _counters.Miss();
-            WriteNotFound(output, request.Head);
-            return true;
-        }
-
-        var length = (int)entry.Value.Size;
-        if (length <= FileContentStore.SmallBlobBytes && _store is FileContentStore files)
+        var length = (int)(entry?.Value.Size ?? 0);
+        var body = request.Head ? 0 : length;
+        if (entry is not null && length <= FileContentStore.SmallBlobBytes && _store is FileContentStore files)
         {
             // Usually from memory: a small blob read once is kept in memory, so no file is opened.
-            var bytes = files.ReadSmall(entry.Value);
-            if (bytes is null)
+            if (files.ReadSmall(entry.Value) is { } bytes)
             {
-                _counters.Miss();
-                WriteNotFound(output, request.Head);
+                var head = WriteHead(output, length, body, out var start);
+                bytes.AsSpan(0, body).CopyTo(head[start..]);
+                output.Advance(start + body);
+                _counters.Hit(body);
                 return true;
             }
 
-            WriteFound(output, request.Head, bytes);
-            _counters.Hit(request.Head ? 0 : length);
-            return true;
+            entry = null;
         }
 
-        var blob = await _store.OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);
+        var blob = entry is null ? null : await _store.OpenReadAsync(entry.Value, cancellationToken).ConfigureAwait(false);
         if (blob is null)
         {
             _counters.Miss();
@@ -347,8 +340,7 @@ internal sealed class CcacheFastPath
 
         using (blob)
         {
-            var span = WriteHead(output, length, request.Head ? 0 : length, out var at);
-            var body = request.Head ? 0 : length;
+            var span = WriteHead(output, length, body, out var at);
             if (body > 0)
             {
                 // Nearly always from the page cache: read in place, as CacheResponses.BlobAsync does.
@@ -367,15 +359,6 @@ internal sealed class CcacheFastPath
             _counters.Hit(body);
             return true;
         }
-    }
-
-    /// <summary>Writes a 200 answer carrying <paramref name="bytes"/> (only the head for HEAD).</summary>
-    private void WriteFound(PipeWriter output, bool head, byte[] bytes)
-    {
-        var body = head ? 0 : bytes.Length;
-        var span = WriteHead(output, bytes.Length, body, out var at);
-        bytes.AsSpan(0, body).CopyTo(span[at..]);
-        output.Advance(at + body);
     }
 
     /// <summary>

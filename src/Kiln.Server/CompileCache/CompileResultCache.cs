@@ -294,8 +294,9 @@ public sealed partial class CompileResultCache
 
         if (digest.Size <= FileContentStore.SmallBlobBytes && _store is FileContentStore files)
         {
-            // A small blob read before comes from memory; a copy, as callers own what they get.
-            return files.ReadSmall(digest)?.ToArray();
+            // A small blob read before comes from memory. The array is the store's own copy: every
+            // caller here only decodes it or sends it (read-only memory in CompileOutcome).
+            return files.ReadSmall(digest);
         }
 
         var stream = await _store.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);

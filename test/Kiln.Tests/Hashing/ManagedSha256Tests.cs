@@ -33,29 +33,6 @@ public sealed class ManagedSha256Tests
     }
 
     [Fact]
-    public void A_process_that_prefers_OpenSsl_gets_the_same_digests()
-    {
-        var random = new Random(11);
-        var data = new byte[70_000];
-        random.NextBytes(data);
-        var before = Digest.PlatformSha256;
-        try
-        {
-            foreach (var length in new[] { 0, 1, 55, 64, 1000, data.Length })
-            {
-                Digest.PlatformSha256 = false;
-                var managed = Digest.FromBytes(data.AsSpan(0, length));
-                Digest.PlatformSha256 = true;
-                Assert.Equal(managed, Digest.FromBytes(data.AsSpan(0, length)));
-            }
-        }
-        finally
-        {
-            Digest.PlatformSha256 = before;
-        }
-    }
-
-    [Fact]
     public void DigestFromBytesAgreesOnBothSidesOfTheManagedLimit()
     {
         var random = new Random(7);
