@@ -52,6 +52,14 @@ internal sealed partial class CompileDriver
             return null;
         }
 
+        if (NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime) is { } facts && !facts.KeepsManifests)
+        {
+            // The node said in its last WELCOME that it keeps no manifests (--result-cache off): asking
+            // would cost a round trip before the preprocessor, for a refusal.
+            PhaseTrace.Mark("cc", "remote-direct-skipped");
+            return null;
+        }
+
         var cwd = _settings.WorkingDirectory;
         var digests = local.Digests ?? NewFileDigests();
         KilnManifestEntry? newest = null;

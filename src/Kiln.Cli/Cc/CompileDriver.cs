@@ -150,6 +150,8 @@ internal sealed partial class CompileDriver
 
             if (preprocessed is null)
             {
+                // The connection is made while the preprocessor runs, as distcc's client does.
+                _clients(host).Prepare(host);
                 using var cppSlot = await slots.AcquireLocalAsync("cpp", list.LocalSlotsCpp, Deadline(), _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
                 preprocessed = await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
                     .ConfigureAwait(false);
@@ -405,7 +407,8 @@ internal sealed partial class CompileDriver
         {
             // A node's answer (compiled or from its cache) fills the local cache, and the node learns
             // which files led to it, so the next such compile anywhere skips the preprocessor.
-            var manifest = local.Cache is not null || (_settings.RemoteDirect && answeredBy is not null && _clients(answeredBy) is IRemoteDirectClient)
+            var manifest = local.Cache is not null
+                || (_settings.RemoteDirect && answeredBy is not null && _clients(answeredBy) is IRemoteDirectClient direct && direct.KeepsManifests(answeredBy))
                 ? ManifestOf(command, local)
                 : null;
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr, manifest);

@@ -24,6 +24,7 @@ internal sealed class KilnHandshake(KilnProtocolClient client) : INodeHandshake
         var attributes = NodeFacts.FromWords(welcome.Attributes);
         attributes.Add(new("slots", welcome.Slots.ToString(CultureInfo.InvariantCulture)));
         attributes.Add(new("free", welcome.FreeSlots.ToString(CultureInfo.InvariantCulture)));
+        attributes.Add(new(NodeFacts.CacheAttribute, (welcome.Capabilities & KilnCapabilities.Manifests) != 0 ? "1" : "0"));
         return attributes;
     }
 }

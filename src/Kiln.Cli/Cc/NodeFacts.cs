@@ -37,6 +37,15 @@ internal sealed class NodeFacts
     /// </summary>
     public double? FreeShare => Free is { } free && Slots is { } slots && slots > 0 ? Math.Clamp(free / (double)slots, 0, 1) : null;
 
+    /// <summary>
+    /// False when the node said it keeps no manifests, so remote direct mode has nothing to ask it
+    /// (<c>cache=0</c>: a Kiln node started with <c>--result-cache off</c>); true when it did not say.
+    /// </summary>
+    public bool KeepsManifests => !(Attributes.TryGetValue(CacheAttribute, out var cache) && cache == "0");
+
+    /// <summary>The attribute that says whether a node has a result cache (and manifests): <c>1</c> or <c>0</c>.</summary>
+    public const string CacheAttribute = "cache";
+
     /// <summary>The file of one host's facts.</summary>
     public static string PathFor(string stateDirectory, HostSpec host) =>
         Path.Combine(stateDirectory, "nodes", (host.Protocol == HostProtocol.Distcc ? "distcc_" : "kiln_") + host.Host.Replace('/', '_').Replace(':', '_')
@@ -78,9 +87,18 @@ internal sealed class NodeFacts
         var path = PathFor(stateDirectory, host);
         try
         {
+            var text = string.Concat(attributes.Where(a => a.Key.Length > 0 && !a.Key.Contains('\n') && !a.Value.Contains('\n')).Select(a => a.Key + "=" + a.Value + "\n"));
+            if (File.Exists(path) && File.ReadAllText(path) == text)
+            {
+                // Unchanged, as between most compiles of a build: the facts are only confirmed, so the
+                // file's time moves on (readers judge freshness by it) without a new file and a rename.
+                File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+                return;
+            }
+
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var temporary = path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllLines(temporary, attributes.Where(a => a.Key.Length > 0 && !a.Key.Contains('\n') && !a.Value.Contains('\n')).Select(a => a.Key + "=" + a.Value));
+            File.WriteAllText(temporary, text);
             File.Move(temporary, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -9,6 +9,10 @@ namespace Kiln.Core.Protocol;
 public sealed partial class KilnProtocolClient
 {
     /// <inheritdoc/>
+    public bool KeepsManifests(HostSpec host) =>
+        LastWelcome(host) is { } welcome && (welcome.Capabilities & KilnCapabilities.Manifests) != 0;
+
+    /// <inheritdoc/>
     public bool PreprocessesRemotely(HostSpec host) =>
         LastWelcome(host) is { } welcome && (welcome.Capabilities & KilnCapabilities.RemotePreprocess) != 0;
 

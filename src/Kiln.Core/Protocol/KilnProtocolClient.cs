@@ -39,6 +39,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     private readonly Dictionary<string, Stack<KilnClientConnection>> _idle = new(StringComparer.Ordinal);
     private readonly Lock _idleLock = new();
     private readonly Dictionary<string, KilnWelcome> _welcomes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<(KilnWelcome? Welcome, string? Unreachable)>> _preparing = new(StringComparer.Ordinal);
     private int _connectionsOpened;
 
     /// <summary>The WELCOME a node sent on this client's latest new connection to it, or null.</summary>
@@ -63,12 +64,39 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return null;
         }
 
+        var (welcome, _) = await ShakeHandsAsync(host, cancellationToken).ConfigureAwait(false);
+        return welcome;
+    }
+
+    /// <summary>
+    /// Connect, HELLO, WELCOME; the connection goes to the idle pool. Returns the WELCOME, or why there
+    /// is none: <c>Unreachable</c> is set when no connection could be made at all (refused, timed out,
+    /// TLS refused), which a job to the node would meet again.
+    /// </summary>
+    private async Task<(KilnWelcome? Welcome, string? Unreachable)> ShakeHandsAsync(HostSpec host, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         KilnClientConnection? connection = null;
         try
         {
-            connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return (null, $"no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+            }
+            catch (SocketException e)
+            {
+                return (null, $"cannot connect: {e.Message}");
+            }
+            catch (KilnTlsRefusal e)
+            {
+                return (null, e.Message);
+            }
+
             var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName);
             var frame = new byte[hello.FrameLength];
             hello.WriteFrame(frame);
@@ -77,27 +105,73 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             if (type != KilnFrameType.Welcome || !KilnWelcome.TryParse(payload, out var welcome, out _)
                 || welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
             {
-                return null;
+                return (null, null);
             }
 
             connection.Welcome = welcome;
             Remember(host.Display, welcome);
             ReturnIdle(host.Display, connection);
             connection = null;
-            return welcome;
+            return (welcome, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return null;
+            return (null, null);
         }
-        catch (Exception e) when (e is SocketException or IOException or EndOfStreamException or KilnProtocolViolation)
+        catch (Exception e) when (e is SocketException or IOException or EndOfStreamException or KilnProtocolViolation or ObjectDisposedException)
         {
-            return null;
+            return (null, null);
         }
         finally
         {
             connection?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Starts the handshake with <paramref name="host"/> (connect, TLS, HELLO, WELCOME) in the
+    /// background unless a connection to it is idle or on its way; the next job to the node waits for
+    /// it. <c>kiln cc</c> calls this before it runs the preprocessor, so the connection is made while
+    /// the preprocessor runs (distcc's client connects while its cpp runs too).
+    /// </summary>
+    public void Prepare(HostSpec host)
+    {
+        if (host.Kind != HostKind.Tcp || host.Protocol != HostProtocol.Kiln)
+        {
+            return;
+        }
+
+        var node = host.Display;
+        lock (_idleLock)
+        {
+            if (_preparing.ContainsKey(node) || (_idle.TryGetValue(node, out var idle) && idle.Count > 0))
+            {
+                return;
+            }
+
+            // The handshake only starts here (its first await is the connect); it never throws.
+            _preparing[node] = ShakeHandsAsync(host, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Waits for a handshake <see cref="Prepare"/> started with <paramref name="node"/>, if any: null
+    /// when there was none or it succeeded (its connection is then idle), else why the node could not
+    /// be reached.
+    /// </summary>
+    private async Task<string?> AwaitPreparedAsync(string node, CancellationToken cancellationToken)
+    {
+        Task<(KilnWelcome? Welcome, string? Unreachable)>? preparing;
+        lock (_idleLock)
+        {
+            if (_preparing.Remove(node, out preparing) is false)
+            {
+                return null;
+            }
+        }
+
+        var (_, unreachable) = await preparing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return unreachable;
     }
 
     private void Remember(string node, KilnWelcome welcome)
@@ -138,6 +212,12 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         if (invalid is not null)
         {
             return RemoteCompileReply.Fail($"node {node}: {invalid}");
+        }
+
+        if (await AwaitPreparedAsync(node, cancellationToken).ConfigureAwait(false) is { } unreachable)
+        {
+            // The handshake begun while the input was preprocessed already met what a connect now would.
+            return RemoteCompileReply.Fail($"node {node}: {unreachable}");
         }
 
         var pooled = TakeIdle(node);

@@ -26,6 +26,13 @@ public interface IRemoteDirectClient
     /// </summary>
     Task RecordAsync(HostSpec host, ActionKey manifestKey, KilnManifestEntry entry, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when <paramref name="host"/>'s last WELCOME said it keeps manifests (LOOKUP, FETCH and
+    /// RECORD): a node started with <c>--result-cache off</c> does not, and a compile it answered need
+    /// not work out which files led to its input.
+    /// </summary>
+    bool KeepsManifests(HostSpec host);
+
     /// <summary>True when <paramref name="host"/>'s last WELCOME offered remote preprocessing (PREPROCESS).</summary>
     bool PreprocessesRemotely(HostSpec host);
 

@@ -69,4 +69,14 @@ public interface IRemoteCompileClient
 {
     /// <summary>Sends the compile to <paramref name="host"/> and waits for its reply. Never throws for network failures.</summary>
     Task<RemoteCompileReply> CompileAsync(HostSpec host, RemoteCompileRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts getting ready for a job to <paramref name="host"/> without waiting (connecting, for the
+    /// Kiln protocol), so the connection is made while the caller preprocesses, as distcc connects
+    /// while its cpp runs. The next <see cref="CompileAsync"/> to the host uses it. Doing nothing is
+    /// correct: the job then connects itself.
+    /// </summary>
+    void Prepare(HostSpec host)
+    {
+    }
 }

@@ -24,7 +24,7 @@ internal static class DiscoveryEndpoints
             : kiln.Address;
         var self = NodeAdvertisement.Registrations(
             options.NodeName, NodeAdvertisement.HostLabel(options.NodeName) + ".local", kiln.Port,
-            listeners.Distcc?.IPEndPoint?.Port, executor.Slots, executor.FreeSlots, peers.Compilers ?? CompilerFacts.None, options.Tags)[0];
+            listeners.Distcc?.IPEndPoint?.Port, executor.Slots, executor.FreeSlots, peers.Compilers ?? CompilerFacts.None, options.Tags, options.ResultCache)[0];
         var nodes = new List<KnownNode> { new(options.NodeName, address.ToString(), kiln.Port, "self", self.Attributes.ToDictionary()) };
         foreach (var peer in peers.Peers)
         {

@@ -25,7 +25,7 @@ public static class NodeAdvertisement
     /// <summary>The registrations for the node as it is now (free slots are read at each call).</summary>
     public static IReadOnlyList<ServiceRegistration> Registrations(
         string nodeName, string hostName, int kilnPort, int? distccPort, int slots, int freeSlots, CompilerFacts compilers,
-        IReadOnlyDictionary<string, string>? tags = null)
+        IReadOnlyDictionary<string, string>? tags = null, bool resultCache = true)
     {
         var instance = nodeName.Length > DnsName.MaxLabelLength ? nodeName[..DnsName.MaxLabelLength] : nodeName;
         var invariant = CultureInfo.InvariantCulture;
@@ -39,7 +39,7 @@ public static class NodeAdvertisement
             new("cc_version", compilers.Version),
             new(Core.Compile.CompilerPlatform.AttributeName, string.Join(',', compilers.Compilers)),
             new("protocols", distccPort is null ? "kiln" : "kiln,distcc"),
-            new("cache", "1"),
+            new("cache", resultCache ? "1" : "0"),
         ];
         attributes.AddRange(Tags(tags));
         var kiln = new ServiceRegistration(instance, ServiceTypes.Kiln, hostName, (ushort)kilnPort, attributes);

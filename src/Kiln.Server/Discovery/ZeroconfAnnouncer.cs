@@ -49,7 +49,7 @@ internal sealed class ZeroconfAnnouncer(
         var responders = addresses.Select(address => new MulticastDnsResponder(
             address,
             hostLabel,
-            () => NodeAdvertisement.Registrations(options.NodeName, hostLabel + ".local", kilnPort, distccPort, executor.Slots, executor.FreeSlots, compilers, options.Tags),
+            () => NodeAdvertisement.Registrations(options.NodeName, hostLabel + ".local", kilnPort, distccPort, executor.Slots, executor.FreeSlots, compilers, options.Tags, options.ResultCache),
             logger)).ToList();
         await Task.WhenAll([.. responders.Select(r => r.RunAsync(stoppingToken)), BrowsePeersAsync(addresses, responders, stoppingToken)]).ConfigureAwait(false);
     }

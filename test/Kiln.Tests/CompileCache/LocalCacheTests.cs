@@ -193,6 +193,34 @@ public sealed class LocalCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task ANodeWithoutAResultCacheIsAskedForNoManifestOnceItsWelcomeSaysSo()
+    {
+        await using var node = await TestNode.StartAsync(configure: o => o.ResultCache = false);
+        var hosts = node.KilnHost();
+        var state = _dir.Combine("state");
+        var reference = await LocalGccAsync();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+
+        // The first compile knows nothing of the node, so it shakes hands to learn its compilers, and
+        // WELCOME says the node keeps no manifests: no compile asks for one (each would be refused,
+        // a round trip before the preprocessor), and each compiles on the node.
+        for (var i = 0; i < 3; i++)
+        {
+            File.Delete(_dir.Combine("out.o"));
+            await KilnCcAsync(hosts, state, "out.o", noCache);
+            Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        }
+
+        Assert.Equal(3, node.Node.Counters.CompilesOk);
+        var audit = Kiln.Tests.Security.SecuredNode.AuditLines(node.DataDirectory);
+        var refusals = audit.Count(e => e.GetProperty("action").GetString() == "cache" && e.ToString().Contains("NotCached", StringComparison.Ordinal));
+        Assert.True(refusals == 0, string.Join("\n", audit));
+        Assert.Equal(3, audit.Count(e => e.GetProperty("action").GetString() == "job"));
+        var facts = Directory.GetFiles(Path.Combine(state, "nodes"), "kiln_*").Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).ToArray();
+        Assert.Contains("cache=0", File.ReadAllLines(Assert.Single(facts)));
+    }
+
+    [Fact]
     public async Task AChangedHeaderIsPreprocessedOnTheNodeFromTheFilesTheManifestNames()
     {
         await using var node = await TestNode.StartAsync();

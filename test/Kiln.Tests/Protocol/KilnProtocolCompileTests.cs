@@ -143,6 +143,46 @@ public sealed class KilnProtocolCompileTests
     }
 
     [Fact]
+    public async Task APreparedConnectionCarriesTheJob()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var client = new KilnProtocolClient();
+        var host = ProtocolTestKit.Host(node);
+
+        // Prepared twice (as two preprocessing rounds of one compile could): still one connection.
+        client.Prepare(host);
+        client.Prepare(host);
+        var reply = await client.CompileAsync(host, ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        Assert.True(reply.Status == RemoteStatus.Completed, $"{reply.Status}: {reply.Message}");
+        Assert.Equal(0, reply.Outcome!.ExitCode);
+        Assert.Equal(1, client.ConnectionsOpened);
+        Assert.NotNull(client.LastWelcome(host));
+
+        // A connection is idle now: preparing again opens none.
+        client.Prepare(host);
+        Assert.True((await client.CompileAsync(host, ProtocolTestKit.SmallRequest(value: 2), CancellationToken.None)).Status == RemoteStatus.Completed);
+        Assert.Equal(1, client.ConnectionsOpened);
+        Assert.Equal(0, node.Node.Counters.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task APreparedConnectionToNoNodeFailsTheJobWithTheConnectError()
+    {
+        using var client = new KilnProtocolClient();
+        // A port on 127.0.0.1 that nothing listens on: bound once, then closed.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var host = ProtocolTestKit.Host(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+        client.Prepare(host);
+        var reply = await client.CompileAsync(host, ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        Assert.Equal(RemoteStatus.Failed, reply.Status);
+        Assert.Contains($"node 127.0.0.1:{port}: cannot connect", reply.Message, StringComparison.Ordinal);
+        Assert.Equal(0, client.ConnectionsOpened);
+    }
+
+    [Fact]
     public async Task RefusalAnsweredBeforeTheInputEndsLeavesTheConnectionUsable()
     {
         await using var node = await TestNode.StartAsync();

@@ -280,4 +280,31 @@ public sealed class WarmSandboxTests : IDisposable
         using var http = new HttpClient();
         Assert.Contains("kiln_jobs_warm_sandbox_total{node=", await http.GetStringAsync($"http://{on.HttpEndPoint}/metrics"), StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task ACompilerWritingPastTheOutputCapIsStoppedAtOnce()
+    {
+        // 3000 warnings (about 300 KB of stderr, far past a pipe's 64 KiB) against a 16 KiB cap: the
+        // compiler would block on the full pipe until the job's lifetime ran out; it is stopped as soon
+        // as the cap is passed, and the job says why.
+        using var executor = new CompileExecutor(new CompileExecutorOptions
+        {
+            Slots = 1,
+            JobRoot = _root.Combine("capped"),
+            MaxOutputBytes = 16 << 10,
+            JobLifetime = TimeSpan.FromSeconds(60),
+            Limits = new JobLimits { Sandbox = JobSandboxMode.Bubblewrap },
+        }, new NodeCounters());
+        var source = new StringBuilder();
+        for (var i = 0; i < 3000; i++)
+        {
+            source.Append("int f").Append(i).Append("(void) { }\n");
+        }
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var result = await RunAsync(executor, Job(source.ToString(), "-Wall"));
+        Assert.Null(result.Outcome);
+        Assert.Equal(RefusalKind.TooLarge, result.Refusal);
+        Assert.Contains("compiler output exceeds the node's limit of 16384 bytes", result.Message, StringComparison.Ordinal);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"the capped job took {started.Elapsed.TotalSeconds:0.#} s");
+    }
 }
