@@ -52,7 +52,10 @@ internal sealed class CcSettings
     public TimeSpan NoticePeriod { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>The longest a remote compile may take before the host counts as failed (distcc's I/O timeout is 300 s).</summary>
-    public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan RemoteTimeout { get; init; } = DefaultRemoteTimeout;
+
+    /// <summary>The default of <see cref="RemoteTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultRemoteTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>KILN_DISCOVERY_TTL (seconds): how long one browse's (or seed query's) list of nodes serves the build's compiles.</summary>
     public TimeSpan DiscoveryLifetime { get; init; } = TimeSpan.FromSeconds(5);
@@ -176,6 +179,17 @@ internal sealed class CcSettings
             Locale = locale,
             BaseDirectory = variable("KILN_BASEDIR") is { Length: > 0 } baseDirectory ? baseDirectory : null,
         };
+    }
+
+    /// <summary>
+    /// How long the Kiln client may wait for a plaintext reply on the compile's own thread
+    /// (<see cref="Core.Protocol.KilnClientOptions.SynchronousReplyWait"/>): until a straggler is raced
+    /// against a local compile (KILN_RACE_AFTER), or the whole remote timeout when nothing races.
+    /// </summary>
+    public static TimeSpan SynchronousReplyWait(Func<string, string?> variable)
+    {
+        var raceAfter = Seconds(variable("KILN_RACE_AFTER")) ?? TimeSpan.FromSeconds(20);
+        return variable("KILN_FALLBACK") != "0" && raceAfter > TimeSpan.Zero ? raceAfter : DefaultRemoteTimeout;
     }
 
     private static TimeSpan? Seconds(string? text) =>

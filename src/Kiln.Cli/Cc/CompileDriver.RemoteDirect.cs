@@ -76,11 +76,10 @@ internal sealed partial class CompileDriver
             entry.Files.Any(f => f.Digest != s_unknownDigest && digests.Read(f.Path).Digest != f.Digest);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_settings.RemoteTimeout);
         RemoteDirectHit? hit;
         try
         {
-            hit = await client.LookUpDirectAsync(host, local.ManifestKey, Matches, timeout.Token).ConfigureAwait(false);
+            hit = await WithRemoteTimeout(timeout, t => client.LookUpDirectAsync(host, local.ManifestKey, Matches, t)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -88,6 +87,9 @@ internal sealed partial class CompileDriver
         }
 
         PhaseTrace.Mark("cc", "remote-direct");
+
+        // A build of hits sends no job: its facts of the node (compilers, free slots) stay fresh from here.
+        RememberWelcome(host);
         if (hit is null)
         {
             if (newest is not null && Changed(newest) && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")

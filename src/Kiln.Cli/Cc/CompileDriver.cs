@@ -263,8 +263,14 @@ internal sealed partial class CompileDriver
         }
 
         using var stopRemote = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var remote = SendAsync(host, request, stopRemote.Token);
-        if (await Task.WhenAny(remote, Task.Delay(_settings.RaceAfter, cancellationToken)).ConfigureAwait(false) == remote)
+
+        // The Kiln client waits for a plaintext reply on this thread for up to RaceAfter
+        // (KilnClientOptions.SynchronousReplyWait): what it hands back unfinished has used that time.
+        var left = _settings.RaceAfter - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        if (remote.IsCompleted
+            || (left > TimeSpan.Zero && await Task.WhenAny(remote, Task.Delay(left, cancellationToken)).ConfigureAwait(false) == remote))
         {
             return (await remote.ConfigureAwait(false), false);
         }
@@ -354,10 +360,9 @@ internal sealed partial class CompileDriver
     private async Task<RemoteCompileReply> SendAsync(HostSpec host, RemoteCompileRequest request, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_settings.RemoteTimeout);
         try
         {
-            return await _clients(host).CompileAsync(host, request, timeout.Token).ConfigureAwait(false);
+            return await WithRemoteTimeout(timeout, t => _clients(host).CompileAsync(host, request, t)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -369,6 +374,24 @@ internal sealed partial class CompileDriver
             // one client must cost this compile a host, never the build.
             return RemoteCompileReply.Fail($"client error: {e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Starts a remote call under <paramref name="timeout"/>, which is cancelled after the remote timeout;
+    /// its timer starts only when the call has not finished by the time it returns (a plaintext Kiln
+    /// reply is read on this thread): in this short-lived process a timer is a thread of its own.
+    /// </summary>
+    private Task<T> WithRemoteTimeout<T>(CancellationTokenSource timeout, Func<CancellationToken, Task<T>> call)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var task = call(timeout.Token);
+        if (!task.IsCompleted)
+        {
+            var left = _settings.RemoteTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        }
+
+        return task;
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, string where, CompilerRun cpp,
@@ -588,7 +611,13 @@ internal sealed partial class CompileDriver
             }
         }
 
-        // Handshakes run side by side: a first compile meets every node at once, not one after another.
+        // Handshakes run side by side: a first compile meets every node at once, not one after another
+        // (on the Kiln client's synchronous way the connects are begun together, then finished in turn).
+        foreach (var host in unknown)
+        {
+            _clients(host).Prepare(host);
+        }
+
         var answers = await Task.WhenAll(unknown.Select(h => _handshake!.HandshakeAsync(h, cancellationToken))).ConfigureAwait(false);
         for (var i = 0; i < unknown.Count; i++)
         {

@@ -36,6 +36,7 @@ internal static class RemoteClients
         Notice = Console.Error.WriteLine,
         ClientCertificate = ClientCertificates.Load(variable),
         SkipSystemCaBundle = true,
+        SynchronousReplyWait = CcSettings.SynchronousReplyWait(variable),
     };
 
     /// <summary>Handshakes with Kiln nodes on the same client (so a handshake's connection carries the job).</summary>

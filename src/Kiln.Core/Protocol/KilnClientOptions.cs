@@ -51,6 +51,13 @@ public sealed record KilnClientOptions
     /// </summary>
     public bool SkipSystemCaBundle { get; init; }
 
+    /// <summary>
+    /// On plaintext connections, how long a job's reply is waited for with blocking calls on the calling
+    /// thread before it is awaited (KilnProtocolClient.Synchronous.cs); zero, the default, never blocks.
+    /// For a process that runs one compile (<c>kiln cc</c>): no socket-engine or pool threads start for it.
+    /// </summary>
+    public TimeSpan SynchronousReplyWait { get; init; }
+
     /// <summary>Idle connections kept per node for reuse.</summary>
     public int MaxIdleConnectionsPerNode { get; init; } = 4;
 }

@@ -24,7 +24,20 @@ public sealed partial class KilnProtocolClient
         }
 
         var node = host.Display;
+        var sync = Synchronous(host);
         var connection = TakeIdle(node);
+        if (connection is null && sync)
+        {
+            try
+            {
+                connection = ConnectSynchronously(host);
+            }
+            catch (SocketException)
+            {
+                return null;
+            }
+        }
+
         if (connection is null)
         {
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -43,8 +56,17 @@ public sealed partial class KilnProtocolClient
             }
         }
 
+        // On the synchronous way the socket's own timeouts bound each read, and no timer (nor its thread) is started.
         using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        io.CancelAfter(_options.IoTimeout);
+        if (!sync)
+        {
+            io.CancelAfter(_options.IoTimeout);
+        }
+        else
+        {
+            connection.BlockingTimeout(_options.IoTimeout);
+        }
+
         using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
         var keep = false;
         try
@@ -56,10 +78,10 @@ public sealed partial class KilnProtocolClient
                 lookup = WithHello(lookup);
             }
 
-            await WriteAsync(connection, lookup, io.Token).ConfigureAwait(false);
+            await WriteAsync(connection, lookup, sync, io.Token).ConfigureAwait(false);
             if (hello)
             {
-                var (type, _, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+                var (type, _, payload) = await ReadFrameAsync(connection, sync, io.Token).ConfigureAwait(false);
                 if (type != KilnFrameType.Welcome || !KilnWelcome.TryParse(payload, out var welcome, out _)
                     || welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
                 {
@@ -70,7 +92,7 @@ public sealed partial class KilnProtocolClient
                 Remember(node, welcome);
             }
 
-            var (replyType, replyFlags, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+            var (replyType, replyFlags, reply) = await ReadFrameAsync(connection, sync, io.Token).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "manifest");
             if (replyType != KilnFrameType.Manifest || !KilnManifest.TryParse(reply, out var entries, out _))
             {
@@ -89,7 +111,7 @@ public sealed partial class KilnProtocolClient
                     return null;
                 }
 
-                eager = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
+                eager = await ReadFrameAsync(connection, sync, io.Token).ConfigureAwait(false);
             }
 
             keep = eager is null || eager.Value.Type == KilnFrameType.Result;
@@ -102,7 +124,7 @@ public sealed partial class KilnProtocolClient
             keep = false;
             var (resultType, resultFlags, result) = eager is { Type: KilnFrameType.Result } sent && ReferenceEquals(match, entries[0])
                 ? sent
-                : await FetchAsync(connection, match, io.Token).ConfigureAwait(false);
+                : await FetchAsync(connection, match, sync, io.Token).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "fetched");
             var answer = resultType switch
             {
@@ -159,12 +181,18 @@ public sealed partial class KilnProtocolClient
         }
 
         var frame = KilnManifest.RecordFrame(manifestKey, entry);
+        var sync = Synchronous(host);
         using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        io.CancelAfter(_options.IoTimeout);
+        if (!sync)
+        {
+            // The synchronous way's blocking send has the socket's own timeout.
+            io.CancelAfter(_options.IoTimeout);
+        }
+
         using var abort = io.Token.UnsafeRegister(static c => ((KilnClientConnection)c!).Dispose(), connection);
         try
         {
-            await WriteAsync(connection, frame, io.Token).ConfigureAwait(false);
+            await WriteAsync(connection, frame, sync, io.Token).ConfigureAwait(false);
             ReturnIdle(host.Display, connection);
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
@@ -174,12 +202,29 @@ public sealed partial class KilnProtocolClient
         }
     }
 
-    private async Task<(KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)> FetchAsync(KilnClientConnection connection,
-        KilnManifestEntry match, CancellationToken cancellationToken)
+    private static async Task<(KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)> FetchAsync(KilnClientConnection connection,
+        KilnManifestEntry match, bool sync, CancellationToken cancellationToken)
     {
-        await WriteAsync(connection, KilnManifest.KeyFrame(KilnFrameType.Fetch, match.NodeKey), cancellationToken).ConfigureAwait(false);
-        return await ReadFrameAsync(connection, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(connection, KilnManifest.KeyFrame(KilnFrameType.Fetch, match.NodeKey), sync, cancellationToken).ConfigureAwait(false);
+        return await ReadFrameAsync(connection, sync, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>A frame written with a blocking send on the synchronous way (plaintext only), else through the stream.</summary>
+    private static ValueTask WriteAsync(KilnClientConnection connection, byte[] frame, bool sync, CancellationToken cancellationToken)
+    {
+        if (!sync || connection.Secure)
+        {
+            return new ValueTask(WriteAsync(connection, frame, cancellationToken));
+        }
+
+        connection.SendBlocking([frame]);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A frame read with blocking reads on the synchronous way, else awaited.</summary>
+    private static ValueTask<(KilnFrameType Type, KilnFrameFlags Flags, ReadOnlyMemory<byte> Payload)> ReadFrameAsync(KilnClientConnection connection, bool sync,
+        CancellationToken cancellationToken) =>
+        sync ? new(ReadFrame(connection)) : new(ReadFrameAsync(connection, cancellationToken));
 
     /// <summary>HELLO followed by <paramref name="frame"/>, for a new connection: sent together, without waiting for WELCOME.</summary>
     private byte[] WithHello(byte[] frame)

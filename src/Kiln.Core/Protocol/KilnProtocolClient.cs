@@ -64,7 +64,16 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return null;
         }
 
-        var (welcome, _) = await ShakeHandsAsync(host, cancellationToken).ConfigureAwait(false);
+        Task<(KilnWelcome? Welcome, string? Unreachable)>? preparing;
+        lock (_idleLock)
+        {
+            _preparing.Remove(host.Display, out preparing);
+        }
+
+        // A handshake Prepare began in the background is this one; on the synchronous way it is made here.
+        var (welcome, _) = preparing is not null ? await preparing.WaitAsync(cancellationToken).ConfigureAwait(false)
+            : Synchronous(host) ? ShakeHandsSynchronously(host)
+            : await ShakeHandsAsync(host, cancellationToken).ConfigureAwait(false);
         return welcome;
     }
 
@@ -144,14 +153,21 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         var node = host.Display;
         lock (_idleLock)
         {
-            if (_preparing.ContainsKey(node) || (_idle.TryGetValue(node, out var idle) && idle.Count > 0))
+            if (_preparing.ContainsKey(node) || _connecting.ContainsKey(node) || (_idle.TryGetValue(node, out var idle) && idle.Count > 0))
             {
                 return;
             }
 
-            // The handshake only starts here (its first await is the connect); it never throws.
-            _preparing[node] = ShakeHandsAsync(host, CancellationToken.None);
+            if (!Synchronous(host))
+            {
+                // The handshake only starts here (its first await is the connect); it never throws.
+                _preparing[node] = ShakeHandsAsync(host, CancellationToken.None);
+                return;
+            }
         }
+
+        // A connect without a thread: what fails here fails again, and is reported, when the job connects.
+        _ = BeginConnect(host);
     }
 
     /// <summary>
@@ -214,6 +230,11 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return RemoteCompileReply.Fail($"node {node}: {invalid}");
         }
 
+        if (Synchronous(host))
+        {
+            return await CompileSynchronouslyAsync(host, node, job, input, cancellationToken).ConfigureAwait(false);
+        }
+
         if (await AwaitPreparedAsync(node, cancellationToken).ConfigureAwait(false) is { } unreachable)
         {
             // The handshake begun while the input was preprocessed already met what a connect now would.
@@ -251,6 +272,37 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         }
 
         return ToReply(node, await ExchangeAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>CompileAsync on the synchronous way (KilnProtocolClient.Synchronous.cs): an idle or begun connection, else a new one.</summary>
+    private async Task<RemoteCompileReply> CompileSynchronouslyAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        if (TakeIdle(node) is { } pooled)
+        {
+            var reused = await ExchangeSynchronouslyAsync(pooled, node, job, input, cancellationToken).ConfigureAwait(false);
+
+            // A node closes idle connections; a reused one that yields nothing is retried once on a new one.
+            if (!reused.NothingReceived)
+            {
+                return ToReply(node, reused);
+            }
+        }
+
+        KilnClientConnection connection;
+        try
+        {
+            connection = ConnectSynchronously(host);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+        {
+            return RemoteCompileReply.Fail($"node {node}: no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch (SocketException e)
+        {
+            return RemoteCompileReply.Fail($"node {node}: cannot connect: {e.Message}");
+        }
+
+        return ToReply(node, await ExchangeSynchronouslyAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
     }
 
     private async Task<KilnClientConnection> ConnectAsync(HostSpec host, CancellationToken cancellationToken)
@@ -479,6 +531,13 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return;
         }
 
+        if (connection.Socket is null)
+        {
+            // A synchronous-way connection taken by an asynchronous caller: its sends block anyway.
+            connection.SendBlocking(buffers);
+            return;
+        }
+
         var sent = await connection.Socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
         if (sent != expected)
         {
@@ -496,47 +555,15 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             {
                 var (type, _, payload) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
                 received = true;
-                if (type == KilnFrameType.Error)
+                if (AcceptWelcome(connection, node, type, payload) is { } refused)
                 {
-                    return ParseError(payload);
+                    return refused;
                 }
-
-                if (type != KilnFrameType.Welcome)
-                {
-                    return KilnClientReply.Failed($"protocol error: expected WELCOME, got {KilnFrameHeader.Name(type)}");
-                }
-
-                if (!KilnWelcome.TryParse(payload, out var welcome, out var error))
-                {
-                    return KilnClientReply.Failed($"protocol error: {error.Message}");
-                }
-
-                if (welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
-                {
-                    return KilnClientReply.Failed($"protocol error: node chose version {welcome.Version}, outside {KilnProtocol.MinVersion}..{KilnProtocol.Version}");
-                }
-
-                connection.Welcome = welcome;
-                Remember(node, welcome);
             }
 
             var (replyType, replyFlags, reply) = await ReadFrameAsync(connection, io.Token).ConfigureAwait(false);
             received = true;
-            switch (replyType)
-            {
-                case KilnFrameType.Result:
-                    return KilnResult.TryParse(reply, out var result, out var resultError)
-                        ? new KilnClientReply(result, null, null, null, false) { FromCache = (replyFlags & KilnFrameFlags.FromCache) != 0 }
-                        : KilnClientReply.Failed($"protocol error: {resultError.Message}");
-                case KilnFrameType.Busy:
-                    return KilnBusy.TryParse(reply, out var busy, out var busyError)
-                        ? new KilnClientReply(null, busy.Reason, null, null, false)
-                        : KilnClientReply.Failed($"protocol error: {busyError.Message}");
-                case KilnFrameType.Error:
-                    return ParseError(reply);
-                default:
-                    return KilnClientReply.Failed($"protocol error: expected RESULT, BUSY or ERROR, got {KilnFrameHeader.Name(replyType)}");
-            }
+            return ReplyOf(replyType, replyFlags, reply);
         }
         catch (OperationCanceledException) when (io.IsCancellationRequested)
         {
@@ -558,6 +585,54 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         catch (KilnProtocolViolation e)
         {
             return KilnClientReply.Failed($"protocol error: {e.Message}");
+        }
+    }
+
+    /// <summary>Takes the frame a new connection's HELLO was answered with: null when it is a WELCOME this client speaks (kept on the connection), else the reply that ends the job.</summary>
+    private KilnClientReply? AcceptWelcome(KilnClientConnection connection, string node, KilnFrameType type, ReadOnlyMemory<byte> payload)
+    {
+        if (type == KilnFrameType.Error)
+        {
+            return ParseError(payload);
+        }
+
+        if (type != KilnFrameType.Welcome)
+        {
+            return KilnClientReply.Failed($"protocol error: expected WELCOME, got {KilnFrameHeader.Name(type)}");
+        }
+
+        if (!KilnWelcome.TryParse(payload, out var welcome, out var error))
+        {
+            return KilnClientReply.Failed($"protocol error: {error.Message}");
+        }
+
+        if (welcome.Version is < KilnProtocol.MinVersion or > KilnProtocol.Version)
+        {
+            return KilnClientReply.Failed($"protocol error: node chose version {welcome.Version}, outside {KilnProtocol.MinVersion}..{KilnProtocol.Version}");
+        }
+
+        connection.Welcome = welcome;
+        Remember(node, welcome);
+        return null;
+    }
+
+    /// <summary>The reply a job's answer frame gives.</summary>
+    private static KilnClientReply ReplyOf(KilnFrameType type, KilnFrameFlags flags, ReadOnlyMemory<byte> payload)
+    {
+        switch (type)
+        {
+            case KilnFrameType.Result:
+                return KilnResult.TryParse(payload, out var result, out var resultError)
+                    ? new KilnClientReply(result, null, null, null, false) { FromCache = (flags & KilnFrameFlags.FromCache) != 0 }
+                    : KilnClientReply.Failed($"protocol error: {resultError.Message}");
+            case KilnFrameType.Busy:
+                return KilnBusy.TryParse(payload, out var busy, out var busyError)
+                    ? new KilnClientReply(null, busy.Reason, null, null, false)
+                    : KilnClientReply.Failed($"protocol error: {busyError.Message}");
+            case KilnFrameType.Error:
+                return ParseError(payload);
+            default:
+                return KilnClientReply.Failed($"protocol error: expected RESULT, BUSY or ERROR, got {KilnFrameHeader.Name(type)}");
         }
     }
 
@@ -700,6 +775,12 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             }
 
             _idle.Clear();
+            foreach (var (socket, _) in _connecting.Values)
+            {
+                socket.Dispose();
+            }
+
+            _connecting.Clear();
         }
     }
 }

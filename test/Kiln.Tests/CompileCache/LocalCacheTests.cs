@@ -193,6 +193,29 @@ public sealed class LocalCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task OverPlaintextTheSynchronousWayCompilesAndAnswersFromTheNodesManifest()
+    {
+        // A ,plain host: kiln cc talks to it with blocking calls on raw sockets (no socket-engine threads).
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        var hosts = node.Node.KilnEndPoint + ",plain";
+        var reference = await LocalGccAsync();
+        var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
+        var first = await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+
+        // Another client: the node's manifest answers it without the preprocessor, the same object.
+        File.Delete(_dir.Combine("out.o"));
+        var second = await KilnCcAsync(hosts, _dir.Combine("state-2"), "out.o", noCache);
+        Assert.Equal(1, PreprocessorRuns);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+        Assert.Equal(reference.Object, await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        Assert.Equal(first.Stderr, second.Stderr);
+        Assert.Contains("unused variable 'unused'", second.Stderr);
+    }
+
+    [Fact]
     public async Task ANodeWithoutAResultCacheIsAskedForNoManifestOnceItsWelcomeSaysSo()
     {
         await using var node = await TestNode.StartAsync(configure: o => o.ResultCache = false);

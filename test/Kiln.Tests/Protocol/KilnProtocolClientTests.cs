@@ -9,6 +9,13 @@ namespace Kiln.Tests.Protocol;
 /// <summary>The client against scripted nodes: every reply and every failure maps to a status with a message naming the node.</summary>
 public sealed class KilnProtocolClientTests
 {
+    /// <summary>
+    /// A client on the asynchronous way, or on the synchronous way (<c>kiln cc</c>'s, for plaintext
+    /// hosts: blocking calls on raw sockets, KilnProtocolClient.Synchronous.cs), which must fail alike.
+    /// </summary>
+    private static KilnProtocolClient NewClient(bool synchronous, KilnClientOptions? options = null) =>
+        new((options ?? new KilnClientOptions()) with { SynchronousReplyWait = synchronous ? TimeSpan.FromSeconds(20) : TimeSpan.Zero });
+
     private static byte[] Welcome()
     {
         var welcome = new KilnWelcome(1, KilnCapabilities.Compile, 1, 1, "scripted");
@@ -33,8 +40,10 @@ public sealed class KilnProtocolClientTests
         Assert.Equal(KilnFrameType.Job, job!.Value.Type);
     }
 
-    [Fact]
-    public async Task BusyNodeGivesBusy()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BusyNodeGivesBusy(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) =>
         {
@@ -45,15 +54,17 @@ public sealed class KilnProtocolClientTests
             await peer.SendAsync(Welcome(), bytes);
             await peer.ReadFrameAsync();
         });
-        using var client = new KilnProtocolClient();
+        using var client = NewClient(synchronous);
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Busy, reply.Status);
         Assert.Contains("all 1 slots taken", reply.Message, StringComparison.Ordinal);
         Assert.Contains(node.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), reply.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task NodeFailureErrorGivesFailedWithTheNodesMessage()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task NodeFailureErrorGivesFailedWithTheNodesMessage(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) =>
         {
@@ -61,25 +72,29 @@ public sealed class KilnProtocolClientTests
             await peer.SendAsync(Welcome(), Error(KilnErrorCode.NodeFailure, "disk full in /var/kiln"));
             await peer.ReadFrameAsync();
         });
-        using var client = new KilnProtocolClient();
+        using var client = NewClient(synchronous);
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Failed, reply.Status);
         Assert.StartsWith($"node 127.0.0.1:{node.EndPoint.Port}: disk full in /var/kiln", reply.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task NodeThatClosesWithoutReplyGivesFailed()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task NodeThatClosesWithoutReplyGivesFailed(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) => await ReadHelloAndJobAsync(peer));
-        using var client = new KilnProtocolClient();
+        using var client = NewClient(synchronous);
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Failed, reply.Status);
         Assert.StartsWith($"node 127.0.0.1:{node.EndPoint.Port}: ", reply.Message, StringComparison.Ordinal);
         await node.Completion;
     }
 
-    [Fact]
-    public async Task NodeThatSendsGarbageGivesProtocolError()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task NodeThatSendsGarbageGivesProtocolError(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) =>
         {
@@ -87,21 +102,23 @@ public sealed class KilnProtocolClientTests
             await peer.SendAsync("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray());
             await peer.ReadFrameAsync();
         });
-        using var client = new KilnProtocolClient();
+        using var client = NewClient(synchronous);
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Failed, reply.Status);
         Assert.Contains("protocol error", reply.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task NodeThatNeverAnswersTimesOut()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task NodeThatNeverAnswersTimesOut(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) =>
         {
             await ReadHelloAndJobAsync(peer);
             await Task.Delay(Timeout.Infinite, ct);
         });
-        using var client = new KilnProtocolClient(new KilnClientOptions { IoTimeout = TimeSpan.FromMilliseconds(500) });
+        using var client = NewClient(synchronous, new KilnClientOptions { IoTimeout = TimeSpan.FromMilliseconds(500) });
         var started = System.Diagnostics.Stopwatch.StartNew();
         var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Failed, reply.Status);
@@ -109,8 +126,10 @@ public sealed class KilnProtocolClientTests
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
     }
 
-    [Fact]
-    public async Task UnreachableNodeGivesFailedNamingTheNode()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task UnreachableNodeGivesFailedNamingTheNode(bool synchronous)
     {
         // A port that was just free: nothing listens there now.
         var probe = new TcpListener(IPAddress.Loopback, 0);
@@ -118,7 +137,7 @@ public sealed class KilnProtocolClientTests
         var endPoint = (IPEndPoint)probe.LocalEndpoint;
         probe.Stop();
 
-        using var client = new KilnProtocolClient();
+        using var client = NewClient(synchronous);
         var reply = await client.CompileAsync(ProtocolTestKit.Host(endPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Failed, reply.Status);
         Assert.StartsWith($"node 127.0.0.1:{endPoint.Port}: cannot connect", reply.Message, StringComparison.Ordinal);
@@ -172,20 +191,64 @@ public sealed class KilnProtocolClientTests
         Assert.Empty(lastFrame!.Value.Payload);
     }
 
-    [Fact]
-    public async Task StaleIdleConnectionIsReplacedTransparently()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StaleIdleConnectionIsReplacedTransparently(bool synchronous)
     {
-        await using var node = await TestKit.TestNode.StartAsync(configure: o => o.KilnProtocol.IdleTimeout = TimeSpan.FromMilliseconds(300));
-        using var client = new KilnProtocolClient();
-        var first = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        await using var node = await TestKit.TestNode.StartAsync(configure: o => o.KilnProtocol.IdleTimeout = TimeSpan.FromMilliseconds(300), plaintextLoopback: synchronous);
+        using var client = NewClient(synchronous);
+        var host = synchronous ? ProtocolTestKit.Host(node.Node.KilnEndPoint) : ProtocolTestKit.Host(node);
+        var first = await client.CompileAsync(host, ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.Equal(RemoteStatus.Completed, first.Status);
 
         // The node drops the idle connection; the next job must still succeed, on a new one.
-        var host = ProtocolTestKit.Host(node);
         await TestKit.Wait.UntilAsync(() => client.IdleConnectionLooksClosed(host.Display), "the node to close the idle connection");
-        var second = await client.CompileAsync(ProtocolTestKit.Host(node), ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        var second = await client.CompileAsync(host, ProtocolTestKit.SmallRequest(), CancellationToken.None);
         Assert.True(second.Status == RemoteStatus.Completed, $"{second.Status}: {second.Message}");
         Assert.Equal(2, client.ConnectionsOpened);
+        Assert.Equal(0, node.Node.Counters.ProtocolErrors);
+    }
+    [Fact]
+    public async Task OnTheSynchronousWayAReplySlowerThanTheWaitIsStillRead()
+    {
+        // The node answers 400 ms after the job; the client blocks for 50 ms at most, then awaits the rest.
+        var result = new KilnResult(0, default, default, "\x7fELF slow"u8.ToArray(), []);
+        await using var node = new ScriptedKilnNode(async (peer, ct) =>
+        {
+            await ReadHelloAndJobAsync(peer);
+            await peer.SendAsync(Welcome());
+            await Task.Delay(400, ct);
+            var writer = new System.Buffers.ArrayBufferWriter<byte>();
+            result.WriteFrame(writer);
+            await peer.SendAsync(writer.WrittenSpan.ToArray());
+            await peer.ReadFrameAsync();
+        });
+        using var client = new KilnProtocolClient(new KilnClientOptions { SynchronousReplyWait = TimeSpan.FromMilliseconds(50) });
+        var call = client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), ProtocolTestKit.SmallRequest(), CancellationToken.None);
+        Assert.False(call.IsCompleted, "the call blocked past its synchronous wait");
+        var reply = await call;
+        Assert.True(reply.Status == RemoteStatus.Completed, $"{reply.Status}: {reply.Message}");
+        Assert.Equal("\x7fELF slow"u8.ToArray(), reply.Outcome!.Object.ToArray());
+    }
+
+    [Fact]
+    public async Task OnTheSynchronousWayJobsShareOneConnectionAndAPreparedConnect()
+    {
+        await using var node = await TestKit.TestNode.StartAsync(plaintextLoopback: true);
+        using var client = NewClient(synchronous: true);
+        var host = ProtocolTestKit.Host(node.Node.KilnEndPoint);
+        client.Prepare(host);
+        for (var i = 0; i < 3; i++)
+        {
+            var call = client.CompileAsync(host, ProtocolTestKit.SmallRequest(value: i), CancellationToken.None);
+            Assert.True(call.IsCompleted, "a fast plaintext reply is read on the calling thread");
+            var reply = await call;
+            Assert.True(reply.Status == RemoteStatus.Completed && reply.Outcome!.ExitCode == 0, $"{reply.Status}: {reply.Message}");
+        }
+
+        Assert.Equal(1, client.ConnectionsOpened);
+        Assert.Equal(3, node.Node.Counters.KilnJobs);
         Assert.Equal(0, node.Node.Counters.ProtocolErrors);
     }
 }
