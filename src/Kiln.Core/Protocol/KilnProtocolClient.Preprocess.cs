@@ -31,6 +31,26 @@ public sealed partial class KilnProtocolClient
         }
 
         var connection = TakeIdle(node);
+        if (Synchronous(host))
+        {
+            if (connection is null)
+            {
+                try
+                {
+                    connection = ConnectSynchronously(host);
+                }
+                catch (SocketException e)
+                {
+                    return RemoteCompileReply.Fail($"node {node}: cannot connect: {e.Message}");
+                }
+            }
+
+            var frame1 = job.ToFrame();
+            var answer = await ExchangeSynchronouslyAsync(connection, node, hello => [hello ? WithHello(frame1) : frame1], cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("cc", "sent-sources");
+            return ToReply(node, answer);
+        }
+
         if (connection is null)
         {
             try

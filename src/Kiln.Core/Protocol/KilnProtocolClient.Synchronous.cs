@@ -154,7 +154,12 @@ public sealed partial class KilnProtocolClient
     /// then the reply read here when it comes within <see cref="KilnClientOptions.SynchronousReplyWait"/>,
     /// else awaited. The connection goes back to the pool when it stays usable.
     /// </summary>
-    private async Task<KilnClientReply> ExchangeSynchronouslyAsync(KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input,
+    private Task<KilnClientReply> ExchangeSynchronouslyAsync(KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input,
+        CancellationToken cancellationToken) =>
+        ExchangeSynchronouslyAsync(connection, node, hello => JobFrames(hello, job, input), cancellationToken);
+
+    /// <summary>The exchange of a job whose frames <paramref name="frames"/> gives (HELLO first when told so), answered as a JOB is.</summary>
+    private async Task<KilnClientReply> ExchangeSynchronouslyAsync(KilnClientConnection connection, string node, Func<bool, IReadOnlyList<ArraySegment<byte>>> frames,
         CancellationToken cancellationToken)
     {
         var hello = connection.Welcome is null;
@@ -163,7 +168,7 @@ public sealed partial class KilnProtocolClient
         string? sendFailure = null;
         try
         {
-            connection.SendBlocking(JobFrames(hello, job, input));
+            connection.SendBlocking(frames(hello));
 
             PhaseTrace.Mark("cc", "sent");
         }

@@ -285,6 +285,31 @@ internal sealed partial class RawTcpSocket : IDisposable
         {
         }
 
+        // Stream's own asynchronous reads and writes share one semaphore, so a pending read (the reply,
+        // awaited while the job is written) would hold every write back: a deadlock, found when a
+        // PREPROCESS job went the asynchronous way on such a connection. Writes block (sends are
+        // bounded by the timeout); a read blocks a pool thread until bytes come, or the connection is
+        // disposed (shutdown wakes its poll).
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(Task.Run(() => socket.Receive(buffer.Span), cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            socket.Send(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            socket.Send(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
         public override void SetLength(long value) => throw new NotSupportedException();

@@ -243,11 +243,14 @@ public sealed class LocalCacheTests : IDisposable
         Assert.Contains("cache=0", File.ReadAllLines(Assert.Single(facts)));
     }
 
-    [Fact]
-    public async Task AChangedHeaderIsPreprocessedOnTheNodeFromTheFilesTheManifestNames()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AChangedHeaderIsPreprocessedOnTheNodeFromTheFilesTheManifestNames(bool plaintext)
     {
-        await using var node = await TestNode.StartAsync();
-        var hosts = node.KilnHost();
+        // Over plaintext kiln cc goes the synchronous way (raw sockets); over TLS the asynchronous one.
+        await using var node = await TestNode.StartAsync(plaintextLoopback: plaintext);
+        var hosts = plaintext ? node.Node.KilnEndPoint + ",plain" : node.KilnHost();
         var noCache = new Dictionary<string, string?> { ["KILN_CACHE_SIZE"] = "0" };
         var original = await File.ReadAllTextAsync(_dir.Combine("include/h.h"));
         await KilnCcAsync(hosts, _dir.Combine("state-1"), "out.o", noCache);
