@@ -8,7 +8,7 @@
 #
 #   bench/warm-sandbox.sh [--runs N] [--output FILE]
 #
-#   --runs N        hyperfine runs per command (default 40, 5 warm-up runs)
+#   --runs N        interleaved rounds, each command once per round (default 40, after 5 warm-up rounds)
 #   --output FILE   where to write the section (default docs/benchmarks.md; "-" = stdout only)
 #
 # KILN_BIN overrides the program (default artifacts/bin/kiln, the Native AOT build of scripts/setup).
@@ -33,7 +33,7 @@ die() { echo "warm-sandbox: $*" >&2; exit 1; }
 
 kiln="${KILN_BIN:-$repo/artifacts/bin/kiln}"
 [ -x "$kiln" ] || "$repo/scripts/setup" >&2
-for tool in hyperfine distcc distccd bwrap python3; do
+for tool in distcc distccd bwrap python3; do
     command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup installs it)"
 done
 
@@ -73,11 +73,13 @@ int c(void) { return b(2); }
 C
 
 kiln_env="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_REMOTE_PREPROCESS=0 KILN_DIR=$work/client"
-hyperfine --style basic -N --warmup 5 --runs "$runs" --export-json "$work/warm.json" \
-    -n gcc "sh -c 'cd $work && gcc -O2 -c tiny.c -o gcc.o'" \
-    -n distcc "sh -c 'cd $work && env -u KILN_HOSTS DISTCC_HOSTS=127.0.0.1:$distcc_port DISTCC_FALLBACK=0 distcc gcc -O2 -c tiny.c -o distcc.o'" \
-    -n warm "sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
-    -n cold "sh -c '$kiln_env KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" >&2
+# Interleaved rounds (bench/lib/interleave.py): every command once per round, in a shuffled order,
+# so the machine's drift from minute to minute lands on all of them alike.
+python3 "$repo/bench/lib/interleave.py" --warmup 5 --runs "$runs" --export-json "$work/warm.json" \
+    "gcc=sh -c 'cd $work && gcc -O2 -c tiny.c -o gcc.o'" \
+    "distcc=sh -c 'cd $work && env -u KILN_HOSTS DISTCC_HOSTS=127.0.0.1:$distcc_port DISTCC_FALLBACK=0 distcc gcc -O2 -c tiny.c -o distcc.o'" \
+    "warm=sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
+    "cold=sh -c '$kiln_env KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'"
 for o in distcc warm cold; do
     cmp "$work/gcc.o" "$work/$o.o" || die "$o.o differs from gcc's object"
 done
@@ -101,7 +103,9 @@ $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg). One small C file (tiny.c,
 \`gcc -O2 -c\`: plain gcc; distcc with a local distccd; \`kiln cc\` (plaintext, local cache and remote
 preprocessing off, so the client preprocesses as distcc's does) against a node with warm sandboxes
 and against one started with \`--warm-sandboxes off\`, both with bubblewrap and their result cache
-off. hyperfine \`-N\`, interleaved in one run; every object identical to gcc's.
+off. \`bench/lib/interleave.py\`: $runs rounds, each running every command once in a shuffled order
+(hyperfine would run all of one command's runs before the next's, and this machine's speed drifts);
+every object identical to gcc's.
 
 | command | median (ms) | σ (ms) | over gcc (ms) | overhead / distcc's |
 | --- | ---: | ---: | ---: | ---: |

@@ -64,16 +64,13 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return null;
         }
 
-        Task<(KilnWelcome? Welcome, string? Unreachable)>? preparing;
-        lock (_idleLock)
+        // A connect Prepare began is finished first (its connection is then idle, and used here).
+        if (await AwaitPreparedAsync(host.Display, cancellationToken).ConfigureAwait(false) is not null)
         {
-            _preparing.Remove(host.Display, out preparing);
+            return null;
         }
 
-        // A handshake Prepare began in the background is this one; on the synchronous way it is made here.
-        var (welcome, _) = preparing is not null ? await preparing.WaitAsync(cancellationToken).ConfigureAwait(false)
-            : Synchronous(host) ? ShakeHandsSynchronously(host)
-            : await ShakeHandsAsync(host, cancellationToken).ConfigureAwait(false);
+        var (welcome, _) = Synchronous(host) ? ShakeHandsSynchronously(host) : await ShakeHandsAsync(host, cancellationToken).ConfigureAwait(false);
         return welcome;
     }
 
@@ -91,7 +88,16 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         {
             try
             {
-                connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
+                // A connection Prepare made (connected, no HELLO yet) is used rather than a new one.
+                connection = TakeIdle(host.Display);
+                if (connection?.Welcome is { } known)
+                {
+                    ReturnIdle(host.Display, connection);
+                    connection = null;
+                    return (known, null);
+                }
+
+                connection ??= await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -138,10 +144,13 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     }
 
     /// <summary>
-    /// Starts the handshake with <paramref name="host"/> (connect, TLS, HELLO, WELCOME) in the
-    /// background unless a connection to it is idle or on its way; the next job to the node waits for
-    /// it. <c>kiln cc</c> calls this before it runs the preprocessor, so the connection is made while
-    /// the preprocessor runs (distcc's client connects while its cpp runs too).
+    /// Starts connecting to <paramref name="host"/> (TCP, and TLS unless plaintext) without waiting,
+    /// unless a connection to it is idle or on its way; the next job or handshake to the node waits for
+    /// it and uses it. <c>kiln cc</c> calls this before it runs the preprocessor, so the connection is
+    /// made while the preprocessor runs (distcc's client connects while its cpp runs too). HELLO is
+    /// left to the job, whose WELCOME then tells the node's free slots as of the job (the facts the
+    /// next compiles choose by: sent a preprocessor's time early, they sent more jobs to a 1-slot node
+    /// than its share in the shared-cluster test).
     /// </summary>
     public void Prepare(HostSpec host)
     {
@@ -160,8 +169,9 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
 
             if (!Synchronous(host))
             {
-                // The handshake only starts here (its first await is the connect); it never throws.
-                _preparing[node] = ShakeHandsAsync(host, CancellationToken.None);
+                // The connect (and TLS handshake) only starts here; it never throws. HELLO is not sent:
+                // it goes with the job, so the WELCOME's free slots are the node's when the job comes.
+                _preparing[node] = ConnectForJobAsync(host);
                 return;
             }
         }
@@ -170,8 +180,35 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         _ = BeginConnect(host);
     }
 
+    /// <summary>A connection made ahead of a job (TCP and TLS, no HELLO), left idle for it; or why there is none.</summary>
+    private async Task<(KilnWelcome? Welcome, string? Unreachable)> ConnectForJobAsync(HostSpec host)
+    {
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout);
+        try
+        {
+            ReturnIdle(host.Display, await ConnectAsync(host, timeout.Token).ConfigureAwait(false));
+            return (null, null);
+        }
+        catch (OperationCanceledException)
+        {
+            return (null, $"no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch (SocketException e)
+        {
+            return (null, $"cannot connect: {e.Message}");
+        }
+        catch (KilnTlsRefusal e)
+        {
+            return (null, e.Message);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return (null, $"cannot connect: {e.Message}");
+        }
+    }
+
     /// <summary>
-    /// Waits for a handshake <see cref="Prepare"/> started with <paramref name="node"/>, if any: null
+    /// Waits for a connect <see cref="Prepare"/> started with <paramref name="node"/>, if any: null
     /// when there was none or it succeeded (its connection is then idle), else why the node could not
     /// be reached.
     /// </summary>
