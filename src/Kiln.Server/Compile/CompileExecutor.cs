@@ -150,6 +150,12 @@ public sealed partial class CompileExecutor
             var ran = taken is null ? null : await RunWarmAsync(taken, compilerPath, arguments, job.Locale, live, cancellationToken).ConfigureAwait(false);
             var run = ran ?? await RunAsync(compilerPath, arguments, jobDir, jobDir, job.Locale, live, cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("executor", traceJob, "compiler-exited", traceStart);
+            if (WarmEnabled && _sandbox.CanWarmFor(compilerPath))
+            {
+                // The sandbox this job's successor takes, set up now that this compile no longer runs beside it.
+                Refill();
+            }
+
             if (run.Refusal is not null)
             {
                 Counters.Abandoned();
