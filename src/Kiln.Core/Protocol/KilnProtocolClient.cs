@@ -40,6 +40,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     private readonly Lock _idleLock = new();
     private readonly Dictionary<string, KilnWelcome> _welcomes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task<(KilnWelcome? Welcome, string? Unreachable)>> _preparing = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KilnClientConnection> _prepared = new(StringComparer.Ordinal);
     private int _connectionsOpened;
 
     /// <summary>The WELCOME a node sent on this client's latest new connection to it, or null.</summary>
@@ -162,7 +163,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         var node = host.Display;
         lock (_idleLock)
         {
-            if (_preparing.ContainsKey(node) || _connecting.ContainsKey(node) || (_idle.TryGetValue(node, out var idle) && idle.Count > 0))
+            if (_preparing.ContainsKey(node) || _connecting.ContainsKey(node) || _prepared.ContainsKey(node) || (_idle.TryGetValue(node, out var idle) && idle.Count > 0))
             {
                 return;
             }
@@ -186,7 +187,19 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         using var timeout = new CancellationTokenSource(_options.ConnectTimeout);
         try
         {
-            ReturnIdle(host.Display, await ConnectAsync(host, timeout.Token).ConfigureAwait(false));
+            var connection = await ConnectAsync(host, timeout.Token).ConfigureAwait(false);
+            lock (_idleLock)
+            {
+                // Kept apart from the idle pool: TLS 1.3 session tickets arrive after the handshake, and
+                // the idle check would take those unread bytes for a node that closed the connection.
+                if (_prepared.Remove(host.Display, out var older))
+                {
+                    older.Dispose();
+                }
+
+                _prepared[host.Display] = connection;
+            }
+
             return (null, null);
         }
         catch (OperationCanceledException)
@@ -750,6 +763,12 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     {
         lock (_idleLock)
         {
+            if (_prepared.Remove(node, out var prepared))
+            {
+                // Made for this job a moment ago; a dead one yields nothing and the job retries anew.
+                return prepared;
+            }
+
             if (!_idle.TryGetValue(node, out var stack))
             {
                 return null;
@@ -812,6 +831,12 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             }
 
             _idle.Clear();
+            foreach (var connection in _prepared.Values)
+            {
+                connection.Dispose();
+            }
+
+            _prepared.Clear();
             foreach (var (socket, _) in _connecting.Values)
             {
                 socket.Dispose();
