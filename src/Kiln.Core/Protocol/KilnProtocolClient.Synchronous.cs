@@ -269,37 +269,24 @@ public sealed partial class KilnProtocolClient
     }
 
     /// <summary>Reads the WELCOME a new connection's HELLO was answered with: null when the job goes on, else the reply that ends it.</summary>
-    private KilnClientReply? ReadWelcome(KilnClientConnection connection, string node)
-    {
-        try
-        {
-            var (type, _, payload) = ReadFrame(connection);
-            return AcceptWelcome(connection, node, type, payload);
-        }
-        catch (EndOfStreamException)
-        {
-            return KilnClientReply.Failed("the node closed the connection without a reply", nothingReceived: true);
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            return KilnClientReply.Failed($"connection lost: {e.Message}", nothingReceived: true);
-        }
-        catch (KilnProtocolViolation e)
-        {
-            return KilnClientReply.Failed($"protocol error: {e.Message}");
-        }
-    }
+    private KilnClientReply? ReadWelcome(KilnClientConnection connection, string node) =>
+        ReadAnswer(connection, nothingYet: true, (type, _, payload) => AcceptWelcome(connection, node, type, payload));
 
     /// <summary>
     /// Reads the job's reply with blocking reads. Network failures become failed replies, marked as
     /// nothing received when <paramref name="nothingYet"/> (no WELCOME came on this exchange either).
     /// </summary>
-    private static KilnClientReply ReadReply(KilnClientConnection connection, bool nothingYet)
+    private static KilnClientReply ReadReply(KilnClientConnection connection, bool nothingYet) =>
+        ReadAnswer(connection, nothingYet, (type, flags, payload) => ReplyOf(type, flags, payload))!.Value;
+
+    /// <summary>One frame read with blocking reads and given to <paramref name="take"/>; a network failure or a malformed frame becomes a failed reply.</summary>
+    private static KilnClientReply? ReadAnswer(KilnClientConnection connection, bool nothingYet,
+        Func<KilnFrameType, KilnFrameFlags, ReadOnlyMemory<byte>, KilnClientReply?> take)
     {
         try
         {
             var (type, flags, payload) = ReadFrame(connection);
-            return ReplyOf(type, flags, payload);
+            return take(type, flags, payload);
         }
         catch (EndOfStreamException)
         {
