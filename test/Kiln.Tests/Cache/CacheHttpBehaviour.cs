@@ -275,29 +275,37 @@ public abstract class CacheHttpBehaviour : IAsyncLifetime
     [Fact]
     public async Task Truncated_uploads_store_nothing_and_the_node_keeps_serving()
     {
-        // The client sends part of the body and closes its side: Kestrel either answers 400 or drops
-        // the connection; either way the upload must be refused and leave nothing behind.
         var blob = RandomBytes(6, 100_000);
         var digest = Digest.FromBytes(blob);
-        var refused = await RefusedAsync();
-        var (status, text) = await RawHttp.ExchangeAsync(BaseAddress, $"PUT /bazel/cas/{digest.Hex} HTTP/1.1\r\nContent-Length: {blob.Length}", blob[..40_000]);
-        Assert.True(status is 400 or 0, text);
-        await WaitForRefusedAsync(refused + 1, "the truncated CAS upload");
+        await SendTruncatedAsync($"PUT /bazel/cas/{digest.Hex} HTTP/1.1\r\nContent-Length: {blob.Length}", blob[..40_000], "the truncated CAS upload");
         Assert.Null(await GetBytesAsync("/bazel/cas/" + digest.Hex));
 
-        (status, text) = await RawHttp.ExchangeAsync(BaseAddress, $"PUT /ccache/{Hex40} HTTP/1.1\r\nContent-Length: {blob.Length}", blob[..1000]);
-        Assert.True(status is 400 or 0, text);
-        await WaitForRefusedAsync(refused + 2, "the truncated ccache upload");
+        await SendTruncatedAsync($"PUT /ccache/{Hex40} HTTP/1.1\r\nContent-Length: {blob.Length}", blob[..1000], "the truncated ccache upload");
         Assert.Null(await GetBytesAsync("/ccache/" + Hex40));
 
-        (status, text) = await RawHttp.ExchangeAsync(BaseAddress, $"PUT /bazel/ac/{digest.Hex} HTTP/1.1\r\nContent-Length: 500", [0x12, 0x03]);
-        Assert.True(status is 400 or 0, text);
-        await WaitForRefusedAsync(refused + 3, "the truncated ActionResult upload");
+        await SendTruncatedAsync($"PUT /bazel/ac/{digest.Hex} HTTP/1.1\r\nContent-Length: 500", [0x12, 0x03], "the truncated ActionResult upload");
         Assert.Null(await GetBytesAsync("/bazel/ac/" + digest.Hex));
 
         using var put = await _http.PutAsync("/bazel/cas/" + digest.Hex, Body(blob));
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         Assert.Equal(blob, await GetBytesAsync("/bazel/cas/" + digest.Hex));
+    }
+
+    /// <summary>
+    /// Sends part of a body and half-closes. Kestrel either hands the request to the endpoint, which
+    /// answers 400 and counts a refusal (or counts it and finds the client gone), or, when the end of
+    /// the stream arrives with the headers, closes the connection without dispatching it (about 1 in
+    /// 25 here): then there is no refusal to count. A 400 must have been counted.
+    /// </summary>
+    private async Task SendTruncatedAsync(string head, byte[] part, string what)
+    {
+        var refused = await RefusedAsync();
+        var (status, text) = await RawHttp.ExchangeAsync(BaseAddress, head, part);
+        Assert.True(status is 400 or 0, text);
+        if (status == 400)
+        {
+            await WaitForRefusedAsync(refused + 1, what);
+        }
     }
 
     [Theory]
