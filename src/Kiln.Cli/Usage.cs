@@ -48,6 +48,8 @@ internal static class Usage
                           default: $DISTCC_HOSTS, else the local node at 127.0.0.1:3635;
                           ,fp=SHA256HEX pins a node's TLS certificate (else KILN_DIR/known_hosts,
                           trust on first use); ,plain = no TLS (loopback benchmarks only)
+          KILN_LOCAL_SOCKET  0 = always reach a node on this machine by TCP (and TLS); by default
+                          its local socket is used once a loopback WELCOME named it
           KILN_TOKEN      bearer token sent to Kiln nodes (kiln token create on the node)
           KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
           KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)

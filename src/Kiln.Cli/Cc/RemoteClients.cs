@@ -37,7 +37,19 @@ internal static class RemoteClients
         ClientCertificate = ClientCertificates.Load(variable),
         SkipSystemCaBundle = true,
         SynchronousReplyWait = CcSettings.SynchronousReplyWait(variable),
+        LocalSocket = variable("KILN_LOCAL_SOCKET") == "0" ? null : LocalSocketOf(CcSettings.StateDirectoryFrom(variable)),
     };
+
+    /// <summary>
+    /// A node's local socket from its facts (its last WELCOME said <c>local=</c>). A day old is still
+    /// worth a try: a socket that is gone costs a failed connect, and the compile goes by TCP.
+    /// </summary>
+    private static Func<HostSpec, KilnLocalSocket?> LocalSocketOf(string stateDirectory) => host =>
+        NodeFacts.Read(stateDirectory, host, TimeSpan.FromDays(1)) is { } facts
+        && facts.Attributes.TryGetValue(KilnLocalSocket.AttributeName, out var value)
+        && KilnLocalSocket.TryParse(value, out var local)
+            ? local
+            : null;
 
     /// <summary>Handshakes with Kiln nodes on the same client (so a handshake's connection carries the job).</summary>
     public static INodeHandshake Handshake { get; } = new KilnHandshake(s_kiln.Value);

@@ -21,6 +21,9 @@ internal static class ServeCommand
           --allow CIDR        network allowed on the distcc listener (repeatable; default loopback only)
           --plaintext-loopback  also serve the Kiln protocol without TLS, to loopback peers only
                               (benchmarks and tests; remote peers always need TLS)
+          --local-socket PATH|off  the Kiln protocol on a Unix socket for this user's kiln cc on this
+                              machine: no TCP, no TLS (default DATA/local/kiln.sock; the directory
+                              is this user's alone; clients learn the path over loopback)
           --slots N           compile slots (default: the number of cores)
           --cache-size SIZE   cache size cap, e.g. 500M or 10G (default 10G); least recently used blobs go first
           --result-cache on|off  answer compile jobs from stored results and store new ones (default on;
@@ -62,6 +65,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(string[] args)
     {
         var options = new KilnNodeOptions();
+        string? localSocket = null;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -168,6 +172,10 @@ internal static class ServeCommand
                             var other => throw new UsageException($"--accounting {other}: expected on or off"),
                         };
                         break;
+                    case "--local-socket":
+                        var socket = Value();
+                        localSocket = socket == "off" ? "" : Path.GetFullPath(socket);
+                        break;
                     case "--plaintext-loopback":
                         options.PlaintextLoopback = true;
                         break;
@@ -251,6 +259,9 @@ internal static class ServeCommand
             }
         }
 
+        // Default: beside the data it serves. "" (off) means none.
+        options.LocalSocket = localSocket is null ? KilnNodeOptions.DefaultLocalSocket(options.DataDirectory) : localSocket.Length == 0 ? null : localSocket;
+
         if (options.Stdio)
         {
             try
@@ -286,6 +297,15 @@ internal static class ServeCommand
         {
             Console.Error.WriteLine($"kiln serve: node '{options.NodeName}' with {options.Slots} slots, data in {options.DataDirectory}");
             Console.Error.WriteLine($"  kiln protocol  {node.KilnEndPoint} (TLS 1.3{(options.PlaintextLoopback ? "; plaintext for loopback peers too" : "")})");
+            if (options.LocalSocket is not null)
+            {
+                Console.Error.WriteLine($"  local socket   {options.LocalSocket} (this user's kiln cc on this machine: no TCP, no TLS)");
+            }
+            else if (node.LocalSocketRefusal is { } refusal)
+            {
+                Console.Error.WriteLine($"  local socket   none: {refusal}");
+            }
+
             Console.Error.WriteLine($"  fingerprint    {node.TlsFingerprint}{(node.TlsCertificateCreated ? " (new certificate in " + Path.Combine(options.DataDirectory, "tls") + ")" : "")}");
             Console.Error.WriteLine($"                 pin it: KILN_HOSTS=\"HOST:{node.KilnEndPoint.Port},fp={node.TlsFingerprint}\"");
             var tokens = new Kiln.Core.Security.TokenStore(Kiln.Server.Security.NodeAuthenticator.TokenFile(options.DataDirectory));

@@ -1,3 +1,5 @@
+using Kiln.Core.Hosts;
+
 namespace Kiln.Core.Protocol;
 
 /// <summary>How <see cref="KilnProtocolClient"/> talks to nodes.</summary>
@@ -57,6 +59,15 @@ public sealed record KilnClientOptions
     /// For a process that runs one compile (<c>kiln cc</c>): no socket-engine or pool threads start for it.
     /// </summary>
     public TimeSpan SynchronousReplyWait { get; init; }
+
+    /// <summary>
+    /// What this client last learned of a node's local socket (its WELCOME's <c>local=</c> attribute,
+    /// kept with the node's facts), or null. With <see cref="SynchronousReplyWait"/> set, a loopback
+    /// node that has one is reached through it: no TCP, no TLS (KilnProtocolClient.Local.cs). One that
+    /// cannot be connected to (the node stopped, or another user's client) costs a failed connect, and
+    /// the compile goes by TCP.
+    /// </summary>
+    public Func<HostSpec, KilnLocalSocket?>? LocalSocket { get; init; }
 
     /// <summary>Idle connections kept per node for reuse.</summary>
     public int MaxIdleConnectionsPerNode { get; init; } = 4;

@@ -21,7 +21,7 @@ public sealed partial class KilnProtocolClient
     /// <summary>Connects begun by <see cref="Prepare"/> on the synchronous way, with when they must have finished.</summary>
     private readonly Dictionary<string, (RawTcpSocket Socket, long Deadline)> _connecting = new(StringComparer.Ordinal);
 
-    private bool Synchronous(HostSpec host) => host.Plaintext && _options.SynchronousReplyWait > TimeSpan.Zero;
+    private bool Synchronous(HostSpec host) => _options.SynchronousReplyWait > TimeSpan.Zero && (host.Plaintext || LocalSocket(host) is not null);
 
     /// <summary>
     /// Begins a connect to <paramref name="host"/> without waiting for it (the socket is non-blocking
@@ -29,6 +29,33 @@ public sealed partial class KilnProtocolClient
     /// </summary>
     private SocketException? BeginConnect(HostSpec host)
     {
+        if (LocalSocket(host) is { } local)
+        {
+            lock (_idleLock)
+            {
+                if (_connecting.ContainsKey(host.Display))
+                {
+                    // The connect that decided the node is local waits there for the job.
+                    return null;
+                }
+            }
+
+            try
+            {
+                var unix = ConnectLocal(local);
+                lock (_idleLock)
+                {
+                    _connecting[host.Display] = (unix, Environment.TickCount64 + (long)_options.ConnectTimeout.TotalMilliseconds);
+                }
+
+                return null;
+            }
+            catch (SocketException e)
+            {
+                return e;
+            }
+        }
+
         IPAddress[] addresses;
         try
         {

@@ -14,6 +14,7 @@ namespace Kiln.Core.Protocol;
 /// </summary>
 internal sealed partial class RawTcpSocket : IDisposable
 {
+    private const int AfUnix = 1;
     private const int AfInet = 2;
     private const int AfInet6 = 10;
     private const int SockStream = 1;
@@ -23,6 +24,7 @@ internal sealed partial class RawTcpSocket : IDisposable
     private const int TcpNoDelay = 1;
     private const int SolSocket = 1;
     private const int SoError = 4;
+    private const int SoPeerCred = 17;
     private const int MsgNoSignal = 0x4000;
     private const short PollIn = 0x1;
     private const short PollOut = 0x4;
@@ -88,6 +90,51 @@ internal sealed partial class RawTcpSocket : IDisposable
             raw.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Connects to the Unix socket at <paramref name="path"/> (a local node's, docs/architecture.md). A
+    /// Unix connect completes or fails at once: a full listen backlog fails too (EAGAIN), and the
+    /// caller then goes by TCP.
+    /// </summary>
+    public static RawTcpSocket ConnectUnix(string path)
+    {
+        // struct sockaddr_un: the family, then at most 107 bytes of path and a NUL.
+        Span<byte> sockaddr = stackalloc byte[110];
+        sockaddr.Clear();
+        var length = System.Text.Encoding.UTF8.GetBytes(path, sockaddr[2..^1]);
+        if (length == 0 || length > 107)
+        {
+            throw new SocketException((int)SocketError.AddressNotAvailable);
+        }
+
+        BitConverter.TryWriteBytes(sockaddr, (ushort)AfUnix);
+        var fd = socket(AfUnix, SockStream | SockNonBlock | SockCloexec, 0);
+        if (fd < 0)
+        {
+            throw Failure(Marshal.GetLastPInvokeError());
+        }
+
+        var raw = new RawTcpSocket(fd);
+        if (connect(fd, ref MemoryMarshal.GetReference(sockaddr), 2 + length + 1) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            raw.Dispose();
+            throw Failure(errno);
+        }
+
+        return raw;
+    }
+
+    /// <summary>The user id of the process at the other end of a Unix socket (SO_PEERCRED), or null.</summary>
+    public uint? PeerUserId()
+    {
+        // struct ucred: pid, uid, gid.
+        Span<int> credentials = stackalloc int[3];
+        var length = 3 * sizeof(int);
+        return getsockopt(_fd, SolSocket, SoPeerCred, ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(credentials)), ref length) == 0
+            ? (uint)credentials[1]
+            : null;
     }
 
     /// <summary>Waits until <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>) for the connect; throws its failure, or TimedOut.</summary>
@@ -210,6 +257,8 @@ internal sealed partial class RawTcpSocket : IDisposable
         32 => SocketError.Shutdown,
         103 => SocketError.ConnectionAborted,
         99 => SocketError.AddressNotAvailable,
+        2 => SocketError.AddressNotAvailable,
+        11 => SocketError.TryAgain,
         97 => SocketError.AddressFamilyNotSupported,
         _ => SocketError.SocketError,
     }));
@@ -244,6 +293,9 @@ internal sealed partial class RawTcpSocket : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(int fd, int level, int name, ref int value, ref int length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(int fd, int level, int name, ref byte value, ref int length);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int poll(ref PollFd fds, ulong count, int timeout);

@@ -38,6 +38,9 @@ public sealed class KilnNode : IAsyncDisposable
     /// <summary>The Kiln protocol endpoint as bound (the real port when 0 was asked for).</summary>
     public required IPEndPoint KilnEndPoint { get; init; }
 
+    /// <summary>Why the local socket asked for is not served (the node goes on without it), or null.</summary>
+    public string? LocalSocketRefusal { get; init; }
+
     /// <summary>The HTTP endpoint as bound, or null.</summary>
     public IPEndPoint? HttpEndPoint { get; init; }
 
@@ -64,6 +67,13 @@ public sealed class KilnNode : IAsyncDisposable
         // Clients match jobs to compilers from WELCOME and TXT, so the facts are known before any listener serves.
         var compilers = await Discovery.CompilerFacts.ProbeNodeAsync(executor.CompilerDirectories, cancellationToken).ConfigureAwait(false);
         options.KilnProtocol.WelcomeAttributes = Discovery.NodeAdvertisement.WelcomeAttributes(options.NodeName, compilers, options.Tags);
+        string? localSocketRefusal = null;
+        if (options.LocalSocket is { } localSocket && LocalSocketListener.Prepare(localSocket) is { } refusal)
+        {
+            // A node without its local socket still serves everyone by TCP: said, not fatal.
+            options.LocalSocket = null;
+            localSocketRefusal = refusal;
+        }
 
         // No configuration file is watched, and the content root is the program's own directory: by
         // default the host watches the current directory, recursively, for appsettings.json changes,
@@ -105,8 +115,15 @@ public sealed class KilnNode : IAsyncDisposable
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
         var tls = app.Services.GetRequiredService<Security.KilnTransportSecurity>();
+        if (options.LocalSocket is not null)
+        {
+            options.KilnProtocol.LocalSocket = new Kiln.Core.Protocol.KilnLocalSocket(
+                listeners.Kiln!.IPEndPoint!.Port, LocalSocketListener.UserId(), Kiln.Core.Protocol.KilnLocalSocket.CurrentNetworkNamespace(), options.LocalSocket);
+        }
+
         return new KilnNode(app, options, executor)
         {
+            LocalSocketRefusal = localSocketRefusal,
             TlsFingerprint = tls.Fingerprint,
             TlsCertificateCreated = tls.CertificateCreated,
             KilnEndPoint = listeners.Kiln!.IPEndPoint!,

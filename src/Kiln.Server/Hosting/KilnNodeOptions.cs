@@ -29,6 +29,17 @@ public sealed class KilnNodeOptions
     /// </summary>
     public bool PlaintextLoopback { get; set; }
 
+    /// <summary>
+    /// The Kiln protocol on a Unix socket for this machine's clients (DESIGN.md's local listener), or
+    /// null for none. <c>kiln serve</c> puts it at <c>DATA/local/kiln.sock</c> unless told
+    /// <c>--local-socket off</c>; the directory is the node user's alone (0700). Clients learn the path
+    /// from WELCOME on a loopback connection and then skip TCP and TLS (docs/architecture.md).
+    /// </summary>
+    public string? LocalSocket { get; set; }
+
+    /// <summary>Where <c>kiln serve</c> puts the local socket by default.</summary>
+    public static string DefaultLocalSocket(string dataDirectory) => Path.Combine(dataDirectory, "local", "kiln.sock");
+
     /// <summary>Compile slots (default: the number of cores).</summary>
     public int Slots { get; set; } = Environment.ProcessorCount;
 

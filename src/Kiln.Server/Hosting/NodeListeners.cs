@@ -13,6 +13,9 @@ public sealed class NodeListeners(KilnNodeOptions options)
     /// <summary>The Kiln protocol listener.</summary>
     public ListenOptions? Kiln { get; private set; }
 
+    /// <summary>The local socket's listener (the Kiln protocol without TLS, for this machine), or null.</summary>
+    public ListenOptions? Local { get; private set; }
+
     /// <summary>The HTTP listener.</summary>
     public ListenOptions? Http { get; private set; }
 
@@ -30,6 +33,16 @@ public sealed class NodeListeners(KilnNodeOptions options)
             listen.Protocols = HttpProtocols.None;
             ConfigureKiln(listen);
         });
+
+        if (options.LocalSocket is not null)
+        {
+            kestrel.ListenUnixSocket(options.LocalSocket, listen =>
+            {
+                Local = listen;
+                listen.Protocols = HttpProtocols.None;
+                listen.UseConnectionHandler<Protocol.KilnConnectionHandler>();
+            });
+        }
 
         if (options.Http is not null)
         {

@@ -1,8 +1,11 @@
+using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Kiln.Server.Compile;
 using Kiln.Server.Hosting;
 using Kiln.Server.Security;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Protocol;
@@ -20,10 +23,50 @@ public sealed class KilnConnectionHandler(
     /// <inheritdoc/>
     public override Task OnConnectedAsync(ConnectionContext connection)
     {
-        var peer = connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId;
-        var access = KilnSessionAccess.Network(
-            authenticator, audit, (connection.RemoteEndPoint as IPEndPoint)?.Address, peer, connection.Features.Get<PeerCertificateFeature>()?.Fingerprint);
+        string peer;
+        IPAddress? address;
+        if (connection.LocalEndPoint is UnixDomainSocketEndPoint)
+        {
+            // The local socket: only the node's user and root can open it (its directory is 0700). Such a
+            // peer is authenticated as a loopback one would be (trusted until tokens exist, then by token).
+            peer = LocalPeer(connection);
+            address = IPAddress.Loopback;
+        }
+        else
+        {
+            peer = connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId;
+            address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        }
+
+        var access = KilnSessionAccess.Network(authenticator, audit, address, peer, connection.Features.Get<PeerCertificateFeature>()?.Fingerprint);
         var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer, nodeOptions.ResultCache ? cache : null, access);
         return session.RunAsync(connection.ConnectionClosed);
     }
+
+    /// <summary>A local-socket peer as the audit log names it: <c>local:pid=N,uid=N</c> from SO_PEERCRED.</summary>
+    private static string LocalPeer(ConnectionContext connection)
+    {
+        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            try
+            {
+                // struct ucred: pid, uid, gid.
+                var credentials = new byte[12];
+                if (socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials) == credentials.Length)
+                {
+                    return string.Create(CultureInfo.InvariantCulture,
+                        $"local:pid={BitConverter.ToInt32(credentials, 0)},uid={BitConverter.ToUInt32(credentials, 4)}");
+                }
+            }
+            catch (SocketException)
+            {
+                // Named without its credentials below.
+            }
+        }
+
+        return "local:" + connection.ConnectionId;
+    }
+
+    private const int SolSocket = 1;
+    private const int SoPeerCred = 17;
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using Kiln.Core.Compile;
 using Kiln.Core.Diagnostics;
 using Kiln.Core.Hashing;
@@ -267,8 +268,14 @@ public sealed partial class KilnSession
         return new Step(StepKind.Welcome, Welcome: new KilnWelcome(
             version, Capabilities(), (ushort)Math.Min(_executor.Slots, ushort.MaxValue),
             (ushort)Math.Clamp(_executor.FreeSlots, 0, ushort.MaxValue), _nodeName)
-        { Attributes = _options.WelcomeAttributes });
+        { Attributes = WelcomeAttributes() });
     }
+
+    /// <summary>The node's attributes, with where its local socket is for a peer on this machine.</summary>
+    private IReadOnlyList<string> WelcomeAttributes() =>
+        _options.LocalSocket is { } local && _access?.Address is { } address && IPAddress.IsLoopback(address)
+            ? [.. _options.WelcomeAttributes, local.Attribute]
+            : _options.WelcomeAttributes;
 
     private KilnCapabilities Capabilities() =>
         KilnCapabilities.Compile

@@ -23,4 +23,10 @@ public sealed class KilnSessionOptions
 
     /// <summary>The node's attributes sent in WELCOME (see <c>KilnWelcome.Attributes</c>); set once the compilers are probed.</summary>
     public IReadOnlyList<string> WelcomeAttributes { get; set; } = [];
+
+    /// <summary>
+    /// The node's local socket, told in WELCOME (<c>local=PORT,UID,PATH</c>) to loopback and local-socket
+    /// peers only (a remote client has no use for a path on this machine); null when there is none.
+    /// </summary>
+    public Kiln.Core.Protocol.KilnLocalSocket? LocalSocket { get; set; }
 }
