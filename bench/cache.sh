@@ -11,7 +11,7 @@
 #
 #   bench/cache.sh [--runs N] [--rtt-ms MS] [--output FILE] [--keep]
 #
-#   --runs N     hyperfine runs per command (default 30)
+#   --runs N     interleaved rounds for the hits, hyperfine runs for the round trips (default 30)
 #   --rtt-ms MS  round-trip time for the latency part (default 4; 0 skips it)
 #
 # KILN_BIN picks the kiln program (default artifacts/bin/kiln). Every process listens on 127.0.0.1
@@ -89,12 +89,15 @@ cd "$src"
 kiln_local=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-local" KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 # The same hit with the digest cache off (docs/cache.md): every header read and hashed again.
 kiln_local_hashing=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-local" KILN_FALLBACK=0 KILN_DIGEST_CACHE=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
+# The node is on this machine: kiln cc reaches it through its local socket once a WELCOME named it
+# (docs/protocol.md, "The local socket"); KILN_LOCAL_SOCKET=0 keeps it on TCP and TLS.
 kiln_remote=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
+kiln_remote_tls=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 ccache_local=(env CCACHE_DIR="$work/ccache-local" CCACHE_REMOTE_STORAGE= ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 ccache_remote=(env CCACHE_DIR="$work/ccache-remote" CCACHE_REMOTE_STORAGE="http://$http_endpoint/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 
 # Warm everything: two runs each (the first fills, the second records direct-mode manifests).
-for cmd in kiln_local kiln_remote ccache_local ccache_remote; do
+for cmd in kiln_local kiln_remote kiln_remote_tls ccache_local ccache_remote; do
     declare -n c="$cmd"
     "${c[@]}" >/dev/null && "${c[@]}" >/dev/null || die "$cmd failed"
 done
@@ -102,15 +105,19 @@ cmp -s kiln.o ccache.o || say "note: kiln.o and ccache.o differ"
 compiles_before="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
 
 q() { printf '%q ' "$@"; }
-hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$work/hits.json" \
-    -n "kiln local hit" "$(q "${kiln_local[@]}")" \
-    -n "ccache local hit" "$(q "${ccache_local[@]}")" \
-    -n "kiln local hit, digest cache off" "$(q "${kiln_local_hashing[@]}")" \
-    -n "kiln remote hit" "$(q "${kiln_remote[@]}")" \
-    -n "ccache remote hit (http)" "$(q "${ccache_remote[@]}")" >&2
+# Interleaved rounds (bench/lib/interleave.py): every command once per round, in a shuffled order, so
+# this machine's drift (20-30 % from minute to minute) slows them alike. Medians.
+python3 "$repo/bench/lib/interleave.py" --warmup 3 --runs "$runs" --export-json "$work/hits.json" \
+    "kiln local hit=$(q "${kiln_local[@]}")" \
+    "ccache local hit=$(q "${ccache_local[@]}")" \
+    "kiln local hit, digest cache off=$(q "${kiln_local_hashing[@]}")" \
+    "kiln remote hit=$(q "${kiln_remote[@]}")" \
+    "kiln remote hit, TLS over TCP=$(q "${kiln_remote_tls[@]}")" \
+    "ccache remote hit (http)=$(q "${ccache_remote[@]}")" >&2
 compiles_after="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
-mean() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean * 1000' "$work/hits.json"; }
+mean() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median * 1000' "$work/hits.json"; }
 kl="$(mean "kiln local hit")"; cl="$(mean "ccache local hit")"; kh="$(mean "kiln local hit, digest cache off")"; kr="$(mean "kiln remote hit")"; cr="$(mean "ccache remote hit (http)")"
+kt="$(mean "kiln remote hit, TLS over TCP")"
 
 # --- small blobs: the node's /ccache/ against nginx on the same files --------------------------------
 blobs="$work/blobs"
@@ -190,7 +197,8 @@ PY
     echo 'int unique_0;' > unique.h
     prepare="sh -c 'echo \"int unique_\$(date +%s%N);\" > unique.h'"
     kc() { # host, state dir, source -> a kiln cc command line without the local cache
-        q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
+        # TCP on loopback too (KILN_LOCAL_SOCKET=0), so loopback and relay differ by the relay alone.
+        q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
     }
     # Warm: the hit commands once each (TLS first contact records the node in known_hosts).
     for h in "$kiln_endpoint" "$kiln_endpoint,plain" "$relay_kiln" "$relay_kiln,plain"; do
@@ -259,15 +267,18 @@ fi
 report="$(cat <<MD
 ## Cache hits and small blobs (bench/cache.sh)
 
-\`$(basename "$0") --runs $runs\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores. The machine is shared
+\`$(basename "$0") --runs $runs\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, commit $(git -C "$repo" rev-parse --short HEAD). The machine is shared
 with other jobs while this runs (load average $(cut -d' ' -f1-3 /proc/loadavg)): read the ratios,
-which compare tools measured in the same run, not the absolute times.
+which compare tools measured in the same run, not the absolute times. The hit rows are medians of
+$runs interleaved rounds (\`bench/lib/interleave.py\`: each round runs every command once, in a
+shuffled order; times include starting the process, as make would).
 
 | what (one small C file, gcc -O2) | Kiln | peer | Kiln / peer (goal ≤ 1.0) |
 | --- | ---: | ---: | ---: |
 | local hit: \`kiln cc\` direct mode vs ccache direct mode | $(printf '%.1f' "$kl") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kl" "$cl") |
 | the same with \`KILN_DIGEST_CACHE=0\` (every header hashed again) | $(printf '%.1f' "$kh") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kh" "$cl") |
-| remote hit: \`kiln cc\` (remote direct mode, local cache off, TLS 1.3) vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
+| remote hit: \`kiln cc\` (remote direct mode, local cache off) to the node on this machine, which it reaches through the node's local socket, vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
+| the same remote hit over TCP and TLS 1.3 (\`KILN_LOCAL_SOCKET=0\`: what a node on another machine costs, less the network) | $(printf '%.1f' "$kt") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kt" "$cr") |
 ${plain_row:-}
 
 The node compiled nothing during the timed runs (compilesOk $compiles_before before, $compiles_after after).

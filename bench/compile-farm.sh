@@ -134,11 +134,13 @@ start_node() {
     [ -n "$kiln_endpoint" ] && [ -n "$http_endpoint" ] || { cat "$node_log" >&2; die "could not read the node's ports from its log"; }
     node_stat kilnJobs >/dev/null || die "GET http://$http_endpoint/api/stats failed"
     # A fresh local cache too; KILN_CACHE_SIZE=0 keeps kiln cc's own cache off for the builds.
+    # KILN_LOCAL_SOCKET=0: by TCP on loopback, as distcc's, which stands in for a network here (a node
+    # on the client's own machine is otherwise reached through its Unix socket, docs/protocol.md).
     kiln_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,fp=$kiln_fingerprint" KILN_FALLBACK=0
-        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0)
+        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0 KILN_LOCAL_SOCKET=0)
     # The same node without TLS (loopback only, --plaintext-loopback): distcc's TCP is plaintext too.
     kiln_plain_env=(env -u DISTCC_HOSTS -u MAKEFLAGS KILN_HOSTS="$kiln_endpoint/$jobs,kiln,plain" KILN_FALLBACK=0
-        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0)
+        KILN_DIR="$work/kiln-client-$node_count" KILN_CACHE_SIZE=0 KILN_LOCAL_SOCKET=0)
     say "kiln serve: kiln protocol $kiln_endpoint, http $http_endpoint (pid $node_pid, --slots $jobs, empty store)"
 }
 node_ready() { grep -q '^ready' "$node_log" || ! kill -0 "$node_pid"; }

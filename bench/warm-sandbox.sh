@@ -54,11 +54,13 @@ start_node() {
     "$kiln" serve --data "$work/$name" --listen 127.0.0.1:0 --http off --slots 2 --plaintext-loopback --result-cache off "$@" >"$log" 2>&1 &
     pids+=("$!")
     wait_for "kiln serve ($name) to print 'ready'" 60 grep -q '^ready:' "$log"
-    grep -q 'bubblewrap' "$log" || die "the node runs jobs without bubblewrap: install it (scripts/setup)"
+    [ "$name" = bare ] || grep -q 'bubblewrap' "$log" || die "the node runs jobs without bubblewrap: install it (scripts/setup)"
     printf -v "endpoint_$name" '%s' "$(sed -n 's/^ *kiln protocol *\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)"
 }
 start_node warm
 start_node cold --warm-sandboxes off
+# No sandbox at all (--sandbox off), as distccd runs its compilers: what the sandbox itself costs.
+start_node bare --sandbox off
 
 distcc_port="$(free_port)"
 distccd --daemon --no-detach --listen 127.0.0.1 --port "$distcc_port" --allow 127.0.0.1 --jobs 2 --log-stderr 2>"$work/distccd.log" &
@@ -73,21 +75,26 @@ int c(void) { return b(2); }
 C
 
 kiln_env="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_REMOTE_PREPROCESS=0 KILN_DIR=$work/client"
+# TCP on loopback, as distcc's (KILN_LOCAL_SOCKET=0): loopback stands in for a network here. The
+# "local" row is the same node through its local socket, as kiln cc reaches a node on its own machine.
+tcp="KILN_LOCAL_SOCKET=0"
 # Interleaved rounds (bench/lib/interleave.py): every command once per round, in a shuffled order,
 # so the machine's drift from minute to minute lands on all of them alike.
 python3 "$repo/bench/lib/interleave.py" --warmup 5 --runs "$runs" --export-json "$work/warm.json" \
     "gcc=sh -c 'cd $work && gcc -O2 -c tiny.c -o gcc.o'" \
     "distcc=sh -c 'cd $work && env -u KILN_HOSTS DISTCC_HOSTS=127.0.0.1:$distcc_port DISTCC_FALLBACK=0 distcc gcc -O2 -c tiny.c -o distcc.o'" \
-    "warm=sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
-    "cold=sh -c '$kiln_env KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'"
-for o in distcc warm cold; do
+    "warm=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
+    "cold=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" \
+    "local=sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o local.o'" \
+    "bare=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_bare,plain $kiln cc gcc -O2 -c tiny.c -o bare.o'"
+for o in distcc warm cold local bare; do
     cmp "$work/gcc.o" "$work/$o.o" || die "$o.o differs from gcc's object"
 done
 
-read -r g d w c gs ds ws cs < <(python3 - "$work/warm.json" <<'PY'
+read -r g d w c l b gs ds ws cs ls bs < <(python3 - "$work/warm.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-names = ["gcc", "distcc", "warm", "cold"]
+names = ["gcc", "distcc", "warm", "cold", "local", "bare"]
 print(*[r[n]["median"] * 1000 for n in names], *[r[n]["stddev"] * 1000 for n in names])
 PY
 )
@@ -113,6 +120,12 @@ every object identical to gcc's.
 | distcc | $(fmt "$d") | $(fmt "$ds") | $(over "$d") | 1.00 |
 | kiln cc, warm sandboxes (default) | $(fmt "$w") | $(fmt "$ws") | $(over "$w") | $(ratio "$w") |
 | kiln cc, \`--warm-sandboxes off\` | $(fmt "$c") | $(fmt "$cs") | $(over "$c") | $(ratio "$c") |
+| kiln cc, warm sandboxes, through the node's local socket | $(fmt "$l") | $(fmt "$ls") | $(over "$l") | $(ratio "$l") |
+| kiln cc, a node with \`--sandbox off\` (compilers run bare, as distccd runs them) | $(fmt "$b") | $(fmt "$bs") | $(over "$b") | $(ratio "$b") |
+
+All but the local-socket row go by TCP on loopback, as distcc does (\`KILN_LOCAL_SOCKET=0\`: loopback stands in for
+a network). The last is how \`kiln cc\` reaches a node on its own machine by default: the node's Unix
+socket, named in its WELCOME (docs/protocol.md, "The local socket").
 
 A warm sandbox takes bubblewrap's setup (namespaces, mounts, dash's start) off the job's critical
 path: it is done before the job arrives (docs/ssh-and-sandbox.md).

@@ -60,6 +60,15 @@ internal sealed partial class CompileDriver
             return null;
         }
 
+        if (!RemoteDirectHistory.ShouldAsk(_settings.StateDirectory))
+        {
+            // The last LOOKUPs all missed (a cold build): this compile goes the hash-first way, and the
+            // node still answers its JOB from the cache if it has the result (RemoteDirectHistory).
+            _lookupSkipped = true;
+            PhaseTrace.Mark("cc", "remote-direct-predicted-miss");
+            return null;
+        }
+
         var cwd = _settings.WorkingDirectory;
         var digests = local.Digests ?? NewFileDigests();
         KilnManifestEntry? newest = null;
@@ -90,6 +99,8 @@ internal sealed partial class CompileDriver
 
         // A build of hits sends no job: its facts of the node (compilers, free slots) stay fresh from here.
         RememberWelcome(host);
+        // A manifest for the file, matching or not, is a build the node knows (an edit, a rebuild).
+        RemoteDirectHistory.Record(_settings.StateDirectory, known: hit is not null || newest is not null);
         if (hit is null)
         {
             if (newest is not null && Changed(newest) && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")

@@ -41,6 +41,9 @@ internal sealed partial class CompileDriver
     /// </summary>
     private KilnPreprocessJob? _remoteSources;
 
+    /// <summary>True when remote direct mode's LOOKUP was skipped as a predicted miss (RemoteDirectHistory).</summary>
+    private bool _lookupSkipped;
+
     /// <summary>
     /// Creates a driver; <paramref name="clients"/> gives the protocol client for a host,
     /// <paramref name="handshake"/> (optional) learns Kiln nodes' compilers and free slots.
@@ -176,6 +179,12 @@ internal sealed partial class CompileDriver
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
             RememberWelcome(host);
+            if (reply.FromCache || _lookupSkipped)
+            {
+                // A result the node had is a build it knows: LOOKUPs are worth asking again.
+                RemoteDirectHistory.Record(_settings.StateDirectory, known: reply.FromCache);
+            }
+
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
             {
                 var where = raced ? $"localhost (raced against {host.Display}, which had not answered after {_settings.RaceAfter.TotalSeconds:0.#} s)" : $"{host.Display} (slot {lease.Slot})";

@@ -202,6 +202,13 @@ public sealed class WarmSandboxTests : IDisposable
         // Either the whole sandbox, waited for until gone; or only dash, which was to read the job's
         // line, with no wait: bubblewrap, which holds the same pipe, may still be there when the job
         // comes, so writing the line succeeds, yet nothing reads it.
+        // A sandbox counts as warm once bubblewrap started; dash comes a moment later (under load, after this looked).
+        if (!wholeSandbox)
+        {
+            await WaitUntilAsync(() => ProcessesUnder(_root.Combine(name)).Any(pid => ReadComm(pid) == "dash"), "no warm sandbox got as far as dash");
+            processes = ProcessesUnder(_root.Combine(name));
+        }
+
         var victims = wholeSandbox ? processes : processes.Where(pid => ReadComm(pid) == "dash").ToList();
         Assert.NotEmpty(victims);
         foreach (var pid in victims)
