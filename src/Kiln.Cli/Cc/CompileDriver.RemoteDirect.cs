@@ -99,8 +99,9 @@ internal sealed partial class CompileDriver
 
         // A build of hits sends no job: its facts of the node (compilers, free slots) stay fresh from here.
         RememberWelcome(host);
-        // A manifest for the file, matching or not, is a build the node knows (an edit, a rebuild).
-        RemoteDirectHistory.Record(_settings.StateDirectory, known: hit is not null || newest is not null);
+        // Only a hit pays for the round trip. A manifest that no longer matches (an edit-compile loop)
+        // does not: the compile goes on after the preprocessor (here, or on the node) as it would have.
+        RemoteDirectHistory.Record(_settings.StateDirectory, known: hit is not null);
         if (hit is null)
         {
             if (newest is not null && Changed(newest) && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kiln.Cli.Explain;
+using Kiln.Cli.LocalCache;
 using Kiln.Core.Actions;
 using Kiln.Core.Compile;
 using Kiln.Core.Diagnostics;
@@ -173,6 +174,15 @@ internal sealed partial class CompileDriver
 
             key ??= KeyOf(command, local.Identity ?? Identity(compilerPath), cpp.Stdout);
             var request = Request(command, cpp.Stdout, key.Value);
+
+            // The manifest entry the answer will be recorded under (the included files and their digests)
+            // depends on nothing the node sends, so it is worked out while the node compiles, not after:
+            // wanted by the local cache, or by a node that keeps manifests (its WELCOME, not come yet on a
+            // new connection, decides; its facts guess).
+            var manifestAhead = local.Cache is not null || (_settings.RemoteDirect && _clients(host) is IRemoteDirectClient
+                && (NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime)?.KeepsManifests ?? true))
+                ? Task.Run(() => ManifestOf(command, local with { Preprocessed = cpp, Key = key }), cancellationToken)
+                : null;
             var (reply, raced) = await SendOrRaceAsync(host, request, compilerPath, slots, LocalLimit(list), cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "reply");
 
@@ -189,7 +199,7 @@ internal sealed partial class CompileDriver
             {
                 var where = raced ? $"localhost (raced against {host.Display}, which had not answered after {_settings.RaceAfter.TotalSeconds:0.#} s)" : $"{host.Display} (slot {lease.Slot})";
                 return await DeliverAsync(command, compilerPath, host, where, cpp, outcome, local with { Preprocessed = cpp, Key = key }, reply.FromCache && !raced,
-                    raced ? null : host, cancellationToken).ConfigureAwait(false);
+                    raced ? null : host, manifestAhead, cancellationToken).ConfigureAwait(false);
             }
 
             hosts.Remove(host);
@@ -404,7 +414,7 @@ internal sealed partial class CompileDriver
     }
 
     private async Task<int> DeliverAsync(CompileCommand command, string compilerPath, HostSpec host, string where, CompilerRun cpp,
-        CompileOutcome outcome, LocalLookup local, bool fromCache, HostSpec? answeredBy, CancellationToken cancellationToken)
+        CompileOutcome outcome, LocalLookup local, bool fromCache, HostSpec? answeredBy, Task<ManifestEntry?>? manifestAhead, CancellationToken cancellationToken)
     {
         if (outcome.ExitCode != 0 && _settings.Fallback)
         {
@@ -439,9 +449,8 @@ internal sealed partial class CompileDriver
         {
             // A node's answer (compiled or from its cache) fills the local cache, and the node learns
             // which files led to it, so the next such compile anywhere skips the preprocessor.
-            var manifest = local.Cache is not null
-                || (_settings.RemoteDirect && answeredBy is not null && _clients(answeredBy) is IRemoteDirectClient direct && direct.KeepsManifests(answeredBy))
-                ? ManifestOf(command, local)
+            var manifest = local.Cache is not null || (answeredBy is not null && WantsManifest(local, answeredBy))
+                ? manifestAhead is not null ? await manifestAhead.ConfigureAwait(false) : ManifestOf(command, local)
                 : null;
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr, manifest);
             if (answeredBy is not null)
@@ -467,6 +476,13 @@ internal sealed partial class CompileDriver
         Write(_console.Stderr, outcome.Stderr);
         return outcome.ExitCode;
     }
+
+    /// <summary>
+    /// True when a compile <paramref name="host"/> answers gets a manifest entry: for the local cache, or
+    /// for the node's remote direct mode (a node that keeps manifests).
+    /// </summary>
+    private bool WantsManifest(LocalLookup local, HostSpec host) =>
+        local.Cache is not null || (_settings.RemoteDirect && _clients(host) is IRemoteDirectClient direct && direct.KeepsManifests(host));
 
     /// <summary>Writes the object file beside its final name and renames it into place, so no reader sees half of it.</summary>
     private static string? WriteObject(string path, ReadOnlyMemory<byte> bytes)

@@ -7,9 +7,10 @@ namespace Kiln.Cli.Cc;
 /// miss costs a round trip that a compile without it does not pay; in a cold build every LOOKUP
 /// misses. After <see cref="MissesBeforeSkipping"/> misses in a row only one compile in
 /// <see cref="SampleEvery"/> asks, the others go the hash-first way (the JOB carries the ActionKey, so
-/// a node that has the result still answers it, after the preprocessor). A compile the node knew (a
-/// LOOKUP hit, a manifest for the file, or a JOB answered from the node's cache) makes every compile
-/// ask again: a warm rebuild keeps skipping the preprocessor. Concurrent compiles may overwrite each
+/// a node that has the result still answers it, after the preprocessor). A compile the node had the
+/// result of (a LOOKUP hit, or a JOB answered from the node's cache) makes every compile ask again: a
+/// warm rebuild keeps skipping the preprocessor. A manifest that no longer matches (a header was
+/// edited) is a miss: the LOOKUP's round trip bought nothing, and the compile went on as without it. Concurrent compiles may overwrite each
 /// other's outcome; it is a guess, and any guess is correct, only slower.
 /// </summary>
 internal static class RemoteDirectHistory
