@@ -188,7 +188,9 @@ internal sealed partial class CompileDriver
 
             // The node is done with the job: free its slot before anything runs here.
             lease.Dispose();
+            PhaseTrace.Mark("cc", "slot-freed");
             RememberWelcome(host);
+            PhaseTrace.Mark("cc", "facts");
             if (reply.FromCache || _lookupSkipped)
             {
                 // A result the node had is a build it knows: LOOKUPs are worth asking again.
@@ -490,9 +492,11 @@ internal sealed partial class CompileDriver
         var temporary = path + ".kiln-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
         try
         {
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1))
+            // A handle and one positioned write: no FileStream, and no advisory lock (.NET takes flock for
+            // FileShare.None), on a name no other process uses.
+            using (var file = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
             {
-                file.Write(bytes.Span);
+                RandomAccess.Write(file, bytes.Span, 0);
             }
 
             File.Move(temporary, path, overwrite: true);

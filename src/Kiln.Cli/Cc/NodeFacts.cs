@@ -88,7 +88,7 @@ internal sealed class NodeFacts
         try
         {
             var text = string.Concat(attributes.Where(a => a.Key.Length > 0 && !a.Key.Contains('\n') && !a.Value.Contains('\n')).Select(a => a.Key + "=" + a.Value + "\n"));
-            if (File.Exists(path) && File.ReadAllText(path) == text)
+            if (SameText(path, text))
             {
                 // Unchanged, as between most compiles of a build: the facts are only confirmed, so the
                 // file's time moves on (readers judge freshness by it) without a new file and a rename.
@@ -104,6 +104,33 @@ internal sealed class NodeFacts
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Facts are an optimisation: the next compile learns them again.
+        }
+    }
+
+    /// <summary>True when the file at <paramref name="path"/> holds exactly <paramref name="text"/> (ASCII facts; one open and read).</summary>
+    private static bool SameText(string path, string text)
+    {
+        try
+        {
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            Span<byte> buffer = stackalloc byte[4096];
+            var length = RandomAccess.Read(file, buffer, 0);
+            if (length == buffer.Length || length != System.Text.Encoding.UTF8.GetByteCount(text))
+            {
+                return false;
+            }
+
+            Span<byte> expected = stackalloc byte[length];
+            System.Text.Encoding.UTF8.GetBytes(text, expected);
+            return buffer[..length].SequenceEqual(expected);
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return false;
         }
     }
 
