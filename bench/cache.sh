@@ -195,7 +195,6 @@ PY
     # A second source for misses: unique.h changes before every run, so each run is a new action.
     printf '#include <stdio.h>\n#include "w.h"\n#include "unique.h"\nint m(void) { printf("%%d\\n", twice(WIDTH)); return WIDTH; }\n' > m.c
     echo 'int unique_0;' > unique.h
-    prepare="sh -c 'echo \"int unique_\$(date +%s%N);\" > unique.h'"
     kc() { # host, state dir, source -> a kiln cc command line without the local cache
         # TCP on loopback too (KILN_LOCAL_SOCKET=0), so loopback and relay differ by the relay alone.
         q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
@@ -210,19 +209,24 @@ PY
     ccache_relay=(env CCACHE_DIR="$work/ccache-relay" CCACHE_REMOTE_STORAGE="http://$relay_http/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
     "${ccache_relay[@]}" >/dev/null || die "ccache through the relay failed"
     hits_before="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
-    hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$work/latency.json" \
-        -n "hit, loopback, TLS" "$(kc "$kiln_endpoint" lat w.c)" \
-        -n "hit, loopback, plain" "$(kc "$kiln_endpoint,plain" lat w.c)" \
-        -n "hit, relay, TLS" "$(kc "$relay_kiln" lat w.c)" \
-        -n "hit, relay, plain" "$(kc "$relay_kiln,plain" lat w.c)" \
-        -n "ccache hit, loopback" "$(q "${ccache_remote[@]}")" \
-        -n "ccache hit, relay" "$(q "${ccache_relay[@]}")" >&2
+    # Interleaved rounds (bench/lib/interleave.py), as the hits above: hyperfine's consecutive groups
+    # put this machine's drift (20-30 % from minute to minute) between the rows compared.
+    python3 "$repo/bench/lib/interleave.py" --warmup 3 --runs "$runs" --export-json "$work/latency.json" \
+        "hit, loopback, TLS=$(kc "$kiln_endpoint" lat w.c)" \
+        "hit, loopback, plain=$(kc "$kiln_endpoint,plain" lat w.c)" \
+        "hit, relay, TLS=$(kc "$relay_kiln" lat w.c)" \
+        "hit, relay, plain=$(kc "$relay_kiln,plain" lat w.c)" \
+        "ccache hit, loopback=$(q "${ccache_remote[@]}")" \
+        "ccache hit, relay=$(q "${ccache_relay[@]}")" >&2
     hits_after="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
-    hyperfine --style basic --warmup 2 --runs "$runs" --prepare "$prepare" --export-json "$work/misses.json" \
-        -n "miss, relay, TLS" "$(kc "$relay_kiln" lat m.c)" \
-        -n "no cache, relay, TLS" "$(kc "$relay_nocache" lat m.c)" \
-        -n "miss, loopback, TLS" "$(kc "$kiln_endpoint" lat m.c)" \
-        -n "no cache, loopback, TLS" "$(kc "$nocache_endpoint" lat m.c)" >&2
+    # Misses: a new unique.h before every command; each client state directory is its own, so one
+    # row's outcomes do not steer another's remote direct history (docs/cache.md).
+    python3 "$repo/bench/lib/interleave.py" --warmup 3 --runs "$runs" --prepare "echo \"int unique_\$(date +%s%N);\" > unique.h" \
+        --export-json "$work/misses.json" \
+        "miss, relay, TLS=$(kc "$relay_kiln" miss-relay m.c)" \
+        "no cache, relay, TLS=$(kc "$relay_nocache" nocache-relay m.c)" \
+        "miss, loopback, TLS=$(kc "$kiln_endpoint" miss-loopback m.c)" \
+        "no cache, loopback, TLS=$(kc "$nocache_endpoint" nocache-loopback m.c)" >&2
     lm() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean * 1000' "$work/$1.json"; }
     lmed() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$work/$1.json"; }
     rt() { python3 -c "print(f'{($1 - $2) / $measured_rtt:.1f}')"; }
@@ -240,8 +244,9 @@ PY
 \`tc netem\` is missing from this kernel, so \`bench/lib/delay-relay.py\` sits between client and node
 and holds every chunk $one_way ms each way (a connect pays a round trip too). Measured through it: $measured_rtt ms
 per round trip (a fresh connection plus one GET, against the same on loopback, median of 200).
-Medians of $runs runs, milliseconds; every process starts afresh, as under make, so each pays for its
-own connection. Round trips = (through the relay − on loopback) / $measured_rtt ms.
+Medians of $runs interleaved rounds (\`bench/lib/interleave.py\`), milliseconds; every process starts
+afresh, as under make, so each pays for its own connection; \`kiln cc\` goes by TCP on loopback too
+(\`KILN_LOCAL_SOCKET=0\`). Round trips = (through the relay − on loopback) / $measured_rtt ms.
 
 | what | loopback | through the relay | added round trips |
 | --- | ---: | ---: | ---: |

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times commands in interleaved rounds and writes hyperfine-style JSON.
 
-    interleave.py --runs N [--warmup W] --export-json FILE NAME=COMMAND ...
+    interleave.py --runs N [--warmup W] [--prepare CMD] --export-json FILE NAME=COMMAND ...
 
 Each round runs every command once, in a shuffled order, so a machine whose speed drifts during
 the run (these VMs do, by 20-30 % from minute to minute) slows every command alike; hyperfine runs
@@ -9,7 +9,8 @@ all of one command's runs before the next command's, and a drift then lands on o
 A command is split like a shell word list and run without a shell (as `hyperfine -N`); a command
 that fails stops the run. The JSON has hyperfine's shape: results[].{command, median, mean,
 stddev, min, max, times} in seconds, plus paired_median_vs_first: the median of the per-round
-differences against the first command, which cancels drift best.
+differences against the first command, which cancels drift best. --prepare runs a shell command
+before every timed command (as hyperfine's --prepare), untimed.
 """
 import argparse
 import json
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--export-json", required=True)
+    parser.add_argument("--prepare", help="shell command run before each timed command, untimed")
     parser.add_argument("commands", nargs="+", help="NAME=COMMAND")
     options = parser.parse_args()
     commands = []
@@ -41,6 +43,8 @@ def main() -> int:
         order = list(commands)
         rng.shuffle(order)
         for name, argv in order:
+            if options.prepare:
+                subprocess.run(options.prepare, shell=True, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             started = time.perf_counter()
             result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             elapsed = time.perf_counter() - started

@@ -53,11 +53,17 @@ internal static class RemoteDirectHistory
         var path = PathIn(stateDirectory);
         try
         {
-            var history = File.Exists(path) ? File.ReadAllText(path).Trim() : "";
-            history = new string([.. history.Where(c => c is 'h' or 'm')]) + (known ? 'h' : 'm');
+            var before = File.Exists(path) ? File.ReadAllText(path).Trim() : "";
+            var history = new string([.. before.Where(c => c is 'h' or 'm')]) + (known ? 'h' : 'm');
             if (history.Length > Kept)
             {
                 history = history[^Kept..];
+            }
+
+            if (history == before)
+            {
+                // A run of misses (or hits) that is already as long as is kept: nothing changes.
+                return;
             }
 
             Directory.CreateDirectory(stateDirectory);
