@@ -52,7 +52,7 @@ internal sealed partial class CompileDriver
             return null;
         }
 
-        if (NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime) is { } facts && !facts.KeepsManifests)
+        if (FactsOf(host) is { } facts && !facts.KeepsManifests)
         {
             // The node said in its last WELCOME that it keeps no manifests (--result-cache off): asking
             // would cost a round trip before the preprocessor, for a refusal.
@@ -60,7 +60,7 @@ internal sealed partial class CompileDriver
             return null;
         }
 
-        if (!RemoteDirectHistory.ShouldAsk(_settings.StateDirectory))
+        if (!History.ShouldAsk())
         {
             // The last LOOKUPs all missed (a cold build): this compile goes the hash-first way, and the
             // node still answers its JOB from the cache if it has the result (RemoteDirectHistory).
@@ -101,7 +101,7 @@ internal sealed partial class CompileDriver
         RememberWelcome(host);
         // Only a hit pays for the round trip. A manifest that no longer matches (an edit-compile loop)
         // does not: the compile goes on after the preprocessor (here, or on the node) as it would have.
-        RemoteDirectHistory.Record(_settings.StateDirectory, known: hit is not null);
+        History.Record(known: hit is not null);
         if (hit is null)
         {
             if (newest is not null && Changed(newest) && _settings.RemotePreprocess && _settings.PreprocessorVariables.Count == 0 && !command.Arguments.Contains("-MMD")

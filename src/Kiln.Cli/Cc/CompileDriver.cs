@@ -45,6 +45,26 @@ internal sealed partial class CompileDriver
     /// <summary>True when remote direct mode's LOOKUP was skipped as a predicted miss (RemoteDirectHistory).</summary>
     private bool _lookupSkipped;
 
+    private RemoteDirectHistory? _history;
+
+    /// <summary>Facts of nodes as this compile first read them (their cache= bit does not change within a compile).</summary>
+    private readonly Dictionary<HostSpec, NodeFacts?> _factsRead = [];
+
+    /// <summary>This user's remote direct history, read once per compile.</summary>
+    private RemoteDirectHistory History => _history ??= RemoteDirectHistory.Load(_settings.StateDirectory);
+
+    /// <summary>The facts of <paramref name="host"/>, read once per compile.</summary>
+    private NodeFacts? FactsOf(HostSpec host)
+    {
+        if (!_factsRead.TryGetValue(host, out var facts))
+        {
+            facts = NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime);
+            _factsRead[host] = facts;
+        }
+
+        return facts;
+    }
+
     /// <summary>
     /// Creates a driver; <paramref name="clients"/> gives the protocol client for a host,
     /// <paramref name="handshake"/> (optional) learns Kiln nodes' compilers and free slots.
@@ -179,8 +199,7 @@ internal sealed partial class CompileDriver
             // depends on nothing the node sends, so it is worked out while the node compiles, not after:
             // wanted by the local cache, or by a node that keeps manifests (its WELCOME, not come yet on a
             // new connection, decides; its facts guess).
-            var manifestAhead = local.Cache is not null || (_settings.RemoteDirect && _clients(host) is IRemoteDirectClient
-                && (NodeFacts.Read(_settings.StateDirectory, host, _settings.FactsLifetime)?.KeepsManifests ?? true))
+            var manifestAhead = WantsManifest(local, host, beforeWelcome: true)
                 ? Task.Run(() => ManifestOf(command, local with { Preprocessed = cpp, Key = key }), cancellationToken)
                 : null;
             var (reply, raced) = await SendOrRaceAsync(host, request, compilerPath, slots, LocalLimit(list), cancellationToken).ConfigureAwait(false);
@@ -191,10 +210,10 @@ internal sealed partial class CompileDriver
             PhaseTrace.Mark("cc", "slot-freed");
             RememberWelcome(host);
             PhaseTrace.Mark("cc", "facts");
-            if (reply.FromCache || _lookupSkipped)
+            if (reply.Status == RemoteStatus.Completed && (reply.FromCache || _lookupSkipped))
             {
                 // A result the node had is a build it knows: LOOKUPs are worth asking again.
-                RemoteDirectHistory.Record(_settings.StateDirectory, known: reply.FromCache);
+                History.Record(known: reply.FromCache);
             }
 
             if (reply.Status == RemoteStatus.Completed && reply.Outcome is { } outcome && (outcome.ExitCode != 0 || !outcome.Object.IsEmpty))
@@ -451,7 +470,7 @@ internal sealed partial class CompileDriver
         {
             // A node's answer (compiled or from its cache) fills the local cache, and the node learns
             // which files led to it, so the next such compile anywhere skips the preprocessor.
-            var manifest = local.Cache is not null || (answeredBy is not null && WantsManifest(local, answeredBy))
+            var manifest = WantsManifest(local, answeredBy)
                 ? manifestAhead is not null ? await manifestAhead.ConfigureAwait(false) : ManifestOf(command, local)
                 : null;
             StoreLocally(command, local, outcome.Object, outcome.Stdout, outcome.Stderr, manifest);
@@ -480,11 +499,14 @@ internal sealed partial class CompileDriver
     }
 
     /// <summary>
-    /// True when a compile <paramref name="host"/> answers gets a manifest entry: for the local cache, or
-    /// for the node's remote direct mode (a node that keeps manifests).
+    /// True when a compile <paramref name="host"/> answered (null: none did) gets a manifest entry: for the
+    /// local cache, or for the node's remote direct mode when the node keeps manifests, as its WELCOME
+    /// said; <paramref name="beforeWelcome"/>, before the job's WELCOME came, its facts stand in for it.
     /// </summary>
-    private bool WantsManifest(LocalLookup local, HostSpec host) =>
-        local.Cache is not null || (_settings.RemoteDirect && _clients(host) is IRemoteDirectClient direct && direct.KeepsManifests(host));
+    private bool WantsManifest(LocalLookup local, HostSpec? host, bool beforeWelcome = false) =>
+        local.Cache is not null
+        || (host is not null && _settings.RemoteDirect && _clients(host) is IRemoteDirectClient direct
+            && (beforeWelcome ? FactsOf(host)?.KeepsManifests ?? true : direct.KeepsManifests(host)));
 
     /// <summary>Writes the object file beside its final name and renames it into place, so no reader sees half of it.</summary>
     private static string? WriteObject(string path, ReadOnlyMemory<byte> bytes)

@@ -12,7 +12,7 @@ namespace Kiln.Core.Protocol;
 /// runs as the user the node said it runs as. From then on the node is spoken to without TCP and
 /// without TLS, on the synchronous way: the kernel carries the bytes between two processes of this
 /// machine, and the socket's directory lets only the node's user (and root) in. A TLS handshake costs
-/// a short-lived <c>kiln cc</c> about 8 ms of CPU here, more than the rest of a cache hit.
+/// a short-lived <c>kiln cc</c> about 9 ms here, more than the rest of a cache hit (docs/benchmarks.md).
 /// </summary>
 public sealed partial class KilnProtocolClient
 {
@@ -39,34 +39,34 @@ public sealed partial class KilnProtocolClient
             }
         }
 
-        KilnLocalSocket? local = null;
-        if (IsLoopback(host.Host) && _options.LocalSocket(host) is { } known && known.Port == host.EffectivePort
-            && known.NetworkNamespace != 0 && known.NetworkNamespace == KilnLocalSocket.CurrentNetworkNamespace())
-        {
-            try
-            {
-                var socket = ConnectLocal(known);
-                lock (_idleLock)
-                {
-                    _connecting[host.Display] = (socket, Environment.TickCount64 + (long)_options.ConnectTimeout.TotalMilliseconds);
-                }
-
-                local = known;
-            }
-            catch (SocketException)
-            {
-                // Gone (the node stopped), or not this user's to use (the node runs as another user and
-                // its socket's directory keeps others out): by TCP. The fact is kept: a failed connect
-                // costs microseconds, and the node's next WELCOME says again what is true.
-            }
-        }
-
+        // A socket that cannot be connected to (the node stopped, or it runs as another user and its
+        // directory keeps this one out) leaves the node to TCP. The fact is kept: a failed connect
+        // costs microseconds, and the node's next WELCOME says again what is true.
+        var local = IsLoopback(host.Host) && _options.LocalSocket(host) is { } known && known.Port == host.EffectivePort
+            && known.NetworkNamespace != 0 && known.NetworkNamespace == KilnLocalSocket.CurrentNetworkNamespace()
+            && BeginLocalConnect(host, known) is null
+                ? known
+                : null;
         lock (_idleLock)
         {
             _localSockets[host.Display] = local;
         }
 
         return local;
+    }
+
+    /// <summary>Connects to <paramref name="host"/>'s local socket; the connection waits in <c>_connecting</c> for the job. Returns why it failed, or null.</summary>
+    private SocketException? BeginLocalConnect(HostSpec host, KilnLocalSocket local)
+    {
+        try
+        {
+            AddConnecting(host, ConnectLocal(local));
+            return null;
+        }
+        catch (SocketException e)
+        {
+            return e;
+        }
     }
 
     /// <summary>Connects to a node's local socket and checks who listens on it.</summary>

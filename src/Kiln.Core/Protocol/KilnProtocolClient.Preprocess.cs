@@ -45,8 +45,8 @@ public sealed partial class KilnProtocolClient
                 }
             }
 
-            var frame1 = job.ToFrame();
-            var answer = await ExchangeSynchronouslyAsync(connection, node, hello => [hello ? WithHello(frame1) : frame1], cancellationToken).ConfigureAwait(false);
+            var sources = job.ToFrame();
+            var answer = await ExchangeSynchronouslyAsync(connection, node, hello => [hello ? WithHello(sources) : sources], cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "sent-sources");
             return ToReply(node, answer);
         }

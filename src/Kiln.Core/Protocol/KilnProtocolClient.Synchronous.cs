@@ -40,20 +40,7 @@ public sealed partial class KilnProtocolClient
                 }
             }
 
-            try
-            {
-                var unix = ConnectLocal(local);
-                lock (_idleLock)
-                {
-                    _connecting[host.Display] = (unix, Environment.TickCount64 + (long)_options.ConnectTimeout.TotalMilliseconds);
-                }
-
-                return null;
-            }
-            catch (SocketException e)
-            {
-                return e;
-            }
+            return BeginLocalConnect(host, local);
         }
 
         IPAddress[] addresses;
@@ -82,12 +69,17 @@ public sealed partial class KilnProtocolClient
             return e;
         }
 
+        AddConnecting(host, socket);
+        return null;
+    }
+
+    /// <summary>Keeps a connect under way to <paramref name="host"/> for the job, with the connect timeout's deadline.</summary>
+    private void AddConnecting(HostSpec host, RawTcpSocket socket)
+    {
         lock (_idleLock)
         {
             _connecting[host.Display] = (socket, Environment.TickCount64 + (long)_options.ConnectTimeout.TotalMilliseconds);
         }
-
-        return null;
     }
 
     /// <summary>

@@ -24,7 +24,6 @@ internal sealed partial class RawTcpSocket : IDisposable
     private const int TcpNoDelay = 1;
     private const int SolSocket = 1;
     private const int SoError = 4;
-    private const int SoPeerCred = 17;
     private const int MsgNoSignal = 0x4000;
     private const short PollIn = 0x1;
     private const short PollOut = 0x4;
@@ -127,15 +126,7 @@ internal sealed partial class RawTcpSocket : IDisposable
     }
 
     /// <summary>The user id of the process at the other end of a Unix socket (SO_PEERCRED), or null.</summary>
-    public uint? PeerUserId()
-    {
-        // struct ucred: pid, uid, gid.
-        Span<int> credentials = stackalloc int[3];
-        var length = 3 * sizeof(int);
-        return getsockopt(_fd, SolSocket, SoPeerCred, ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(credentials)), ref length) == 0
-            ? (uint)credentials[1]
-            : null;
-    }
+    public uint? PeerUserId() => UnixPeerCredentials.Of(Volatile.Read(ref _fd))?.UserId;
 
     /// <summary>Waits until <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>) for the connect; throws its failure, or TimedOut.</summary>
     public void FinishConnect(long deadline)
@@ -293,9 +284,6 @@ internal sealed partial class RawTcpSocket : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(int fd, int level, int name, ref int value, ref int length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int name, ref byte value, ref int length);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int poll(ref PollFd fds, ulong count, int timeout);

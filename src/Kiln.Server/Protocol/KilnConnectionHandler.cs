@@ -44,29 +44,8 @@ public sealed class KilnConnectionHandler(
     }
 
     /// <summary>A local-socket peer as the audit log names it: <c>local:pid=N,uid=N</c> from SO_PEERCRED.</summary>
-    private static string LocalPeer(ConnectionContext connection)
-    {
-        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
-        {
-            try
-            {
-                // struct ucred: pid, uid, gid.
-                var credentials = new byte[12];
-                if (socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials) == credentials.Length)
-                {
-                    return string.Create(CultureInfo.InvariantCulture,
-                        $"local:pid={BitConverter.ToInt32(credentials, 0)},uid={BitConverter.ToUInt32(credentials, 4)}");
-                }
-            }
-            catch (SocketException)
-            {
-                // Named without its credentials below.
-            }
-        }
-
-        return "local:" + connection.ConnectionId;
-    }
-
-    private const int SolSocket = 1;
-    private const int SoPeerCred = 17;
+    private static string LocalPeer(ConnectionContext connection) =>
+        connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket && Kiln.Core.Protocol.UnixPeerCredentials.Of(socket.Handle) is { } peer
+            ? string.Create(CultureInfo.InvariantCulture, $"local:pid={peer.ProcessId},uid={peer.UserId}")
+            : "local:" + connection.ConnectionId;
 }

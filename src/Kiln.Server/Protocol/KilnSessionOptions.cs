@@ -25,7 +25,7 @@ public sealed class KilnSessionOptions
     public IReadOnlyList<string> WelcomeAttributes { get; set; } = [];
 
     /// <summary>
-    /// The node's local socket, told in WELCOME (<c>local=PORT,UID,PATH</c>) to loopback and local-socket
+    /// The node's local socket, told in WELCOME (<c>local=PORT,UID,NETNS,PATH</c>) to loopback and local-socket
     /// peers only (a remote client has no use for a path on this machine); null when there is none.
     /// </summary>
     public Kiln.Core.Protocol.KilnLocalSocket? LocalSocket { get; set; }

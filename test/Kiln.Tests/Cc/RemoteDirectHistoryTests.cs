@@ -17,30 +17,30 @@ public sealed class RemoteDirectHistoryTests : IDisposable
         static int Always(int bound) => 0;
 
         // Nothing known yet: ask.
-        Assert.True(RemoteDirectHistory.ShouldAsk(state, Never));
+        Assert.True(RemoteDirectHistory.Load(state).ShouldAsk(Never));
         for (var i = 0; i < RemoteDirectHistory.MissesBeforeSkipping - 1; i++)
         {
-            RemoteDirectHistory.Record(state, known: false);
-            Assert.True(RemoteDirectHistory.ShouldAsk(state, Never));
+            RemoteDirectHistory.Load(state).Record(known: false);
+            Assert.True(RemoteDirectHistory.Load(state).ShouldAsk(Never));
         }
 
         // Misses in a row: skipped, except the sampled one in SampleEvery.
-        RemoteDirectHistory.Record(state, known: false);
-        Assert.False(RemoteDirectHistory.ShouldAsk(state, Never));
-        Assert.True(RemoteDirectHistory.ShouldAsk(state, Always));
+        RemoteDirectHistory.Load(state).Record(known: false);
+        Assert.False(RemoteDirectHistory.Load(state).ShouldAsk(Never));
+        Assert.True(RemoteDirectHistory.Load(state).ShouldAsk(Always));
         for (var i = 0; i < 20; i++)
         {
-            RemoteDirectHistory.Record(state, known: false);
+            RemoteDirectHistory.Load(state).Record(known: false);
         }
 
-        Assert.False(RemoteDirectHistory.ShouldAsk(state, Never));
+        Assert.False(RemoteDirectHistory.Load(state).ShouldAsk(Never));
         Assert.True(File.ReadAllText(Path.Combine(state, "remote-direct-history")).Length <= 8);
 
         // One compile the node knew (a warm rebuild begins): every compile asks again.
-        RemoteDirectHistory.Record(state, known: true);
-        Assert.True(RemoteDirectHistory.ShouldAsk(state, Never));
-        RemoteDirectHistory.Record(state, known: false);
-        Assert.True(RemoteDirectHistory.ShouldAsk(state, Never));
+        RemoteDirectHistory.Load(state).Record(known: true);
+        Assert.True(RemoteDirectHistory.Load(state).ShouldAsk(Never));
+        RemoteDirectHistory.Load(state).Record(known: false);
+        Assert.True(RemoteDirectHistory.Load(state).ShouldAsk(Never));
     }
 
     [Fact]
@@ -102,11 +102,11 @@ public sealed class RemoteDirectHistoryTests : IDisposable
     {
         var path = Path.Combine(_dir.Path, "remote-direct-history");
         File.WriteAllText(path, "mm\0xyz");
-        Assert.True(RemoteDirectHistory.ShouldAsk(_dir.Path, _ => 1));
-        RemoteDirectHistory.Record(_dir.Path, known: false);
+        Assert.True(RemoteDirectHistory.Load(_dir.Path).ShouldAsk(_ => 1));
+        RemoteDirectHistory.Load(_dir.Path).Record(known: false);
         Assert.Equal("mmm", File.ReadAllText(path));
 
         Directory.CreateDirectory(Path.Combine(_dir.Path, "gone"));
-        Assert.True(RemoteDirectHistory.ShouldAsk(Path.Combine(_dir.Path, "gone", "deeper"), _ => 1));
+        Assert.True(RemoteDirectHistory.Load(Path.Combine(_dir.Path, "gone", "deeper")).ShouldAsk(_ => 1));
     }
 }
