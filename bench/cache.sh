@@ -92,15 +92,19 @@ kiln_local_hashing=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$w
 # The node is on this machine: kiln cc reaches it through its local socket once a WELCOME named it
 # (docs/protocol.md, "The local socket"); KILN_LOCAL_SOCKET=0 keeps it on TCP and TLS.
 kiln_remote=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
+# Over TCP, a TLS node whose fingerprint is known is reached through this user's agent (kiln agent), which
+# holds handshaken connections; KILN_AGENT=0 makes every process load TLS and shake hands itself.
 kiln_remote_tls=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
+kiln_remote_tls_alone=(env -u DISTCC_HOSTS KILN_HOSTS="$kiln_endpoint" KILN_DIR="$work/kiln-remote" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 KILN_AGENT=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o kiln.o)
 ccache_local=(env CCACHE_DIR="$work/ccache-local" CCACHE_REMOTE_STORAGE= ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 ccache_remote=(env CCACHE_DIR="$work/ccache-remote" CCACHE_REMOTE_STORAGE="http://$http_endpoint/ccache" CCACHE_REMOTE_ONLY=1 ccache gcc -Iinclude -O2 -c w.c -o ccache.o)
 
 # Warm everything: two runs each (the first fills, the second records direct-mode manifests).
-for cmd in kiln_local kiln_remote kiln_remote_tls ccache_local ccache_remote; do
+for cmd in kiln_local kiln_remote kiln_remote_tls kiln_remote_tls_alone ccache_local ccache_remote; do
     declare -n c="$cmd"
     "${c[@]}" >/dev/null && "${c[@]}" >/dev/null || die "$cmd failed"
 done
+sleep 1 # the agent the first TLS run started is listening by now
 cmp -s kiln.o ccache.o || say "note: kiln.o and ccache.o differ"
 compiles_before="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
 
@@ -113,11 +117,12 @@ python3 "$repo/bench/lib/interleave.py" --warmup 3 --runs "$runs" --export-json 
     "kiln local hit, digest cache off=$(q "${kiln_local_hashing[@]}")" \
     "kiln remote hit=$(q "${kiln_remote[@]}")" \
     "kiln remote hit, TLS over TCP=$(q "${kiln_remote_tls[@]}")" \
+    "kiln remote hit, TLS over TCP, no agent=$(q "${kiln_remote_tls_alone[@]}")" \
     "ccache remote hit (http)=$(q "${ccache_remote[@]}")" >&2
 compiles_after="$(curl -fsS "http://$http_endpoint/api/stats" | jq -r .compilesOk)"
 mean() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median * 1000' "$work/hits.json"; }
 kl="$(mean "kiln local hit")"; cl="$(mean "ccache local hit")"; kh="$(mean "kiln local hit, digest cache off")"; kr="$(mean "kiln remote hit")"; cr="$(mean "ccache remote hit (http)")"
-kt="$(mean "kiln remote hit, TLS over TCP")"
+kt="$(mean "kiln remote hit, TLS over TCP")"; ka="$(mean "kiln remote hit, TLS over TCP, no agent")"
 
 # --- small blobs: the node's /ccache/ against nginx on the same files --------------------------------
 blobs="$work/blobs"
@@ -203,10 +208,18 @@ PY
     # A second source for misses: unique.h changes before every run, so each run is a new action.
     printf '#include <stdio.h>\n#include "w.h"\n#include "unique.h"\nint m(void) { printf("%%d\\n", twice(WIDTH)); return WIDTH; }\n' > m.c
     echo 'int unique_0;' > unique.h
-    kc() { # host, state dir, source -> a kiln cc command line without the local cache
+    kc() { # host, state dir, source [VAR=VALUE...] -> a kiln cc command line without the local cache
         # TCP on loopback too (KILN_LOCAL_SOCKET=0), so loopback and relay differ by the relay alone.
-        q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
+        q env -u DISTCC_HOSTS KILN_HOSTS="$1" KILN_DIR="$work/$2" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "${@:4}" "$kiln" cc gcc -Iinclude -O2 -c "$3" -o "$2.o"
     }
+    # Each state directory's first TLS contact records the node and starts its agent: done here, untimed.
+    for pair in "lat $kiln_endpoint" "lat $relay_kiln" "lat-alone $relay_kiln" "miss-relay $relay_kiln" "nocache-relay $relay_nocache" \
+        "miss-loopback $kiln_endpoint" "nocache-loopback $nocache_endpoint"; do
+        read -r d h <<< "$pair"
+        env -u DISTCC_HOSTS KILN_HOSTS="$h" KILN_DIR="$work/$d" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o warm.o ||
+            die "kiln cc through $h failed"
+    done
+    sleep 1
     # Warm: the hit commands once each (TLS first contact records the node in known_hosts).
     for h in "$kiln_endpoint" "$kiln_endpoint,plain" "$relay_kiln" "$relay_kiln,plain"; do
         env -u DISTCC_HOSTS KILN_HOSTS="$h" KILN_DIR="$work/warm" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o warm.o || die "kiln cc through $h failed"
@@ -223,6 +236,7 @@ PY
         "hit, loopback, TLS=$(kc "$kiln_endpoint" lat w.c)" \
         "hit, loopback, plain=$(kc "$kiln_endpoint,plain" lat w.c)" \
         "hit, relay, TLS=$(kc "$relay_kiln" lat w.c)" \
+        "hit, relay, TLS, no agent=$(kc "$relay_kiln" lat-alone w.c KILN_AGENT=0)" \
         "hit, relay, plain=$(kc "$relay_kiln,plain" lat w.c)" \
         "ccache hit, loopback=$(q "${ccache_remote[@]}")" \
         "ccache hit, relay=$(q "${ccache_relay[@]}")" >&2
@@ -240,7 +254,7 @@ PY
     rt() { python3 -c "print(f'{($1 - $2) / $measured_rtt:.1f}')"; }
     f1() { printf '%.1f' "$1"; }
     hlt="$(lmed latency "hit, loopback, TLS")"; hlp="$(lmed latency "hit, loopback, plain")"
-    hrt="$(lmed latency "hit, relay, TLS")"; hrp="$(lmed latency "hit, relay, plain")"
+    hrt="$(lmed latency "hit, relay, TLS")"; hrp="$(lmed latency "hit, relay, plain")"; hra="$(lmed latency "hit, relay, TLS, no agent")"
     chl="$(lmed latency "ccache hit, loopback")"; chr="$(lmed latency "ccache hit, relay")"
     mr="$(lmed misses "miss, relay, TLS")"; nr="$(lmed misses "no cache, relay, TLS")"
     ml="$(lmed misses "miss, loopback, TLS")"; nl="$(lmed misses "no cache, loopback, TLS")"
@@ -258,14 +272,17 @@ afresh, as under make, so each pays for its own connection; \`kiln cc\` goes by 
 
 | what | loopback | through the relay | added round trips |
 | --- | ---: | ---: | ---: |
-| \`kiln cc\` remote hit, TLS 1.3 | $(f1 "$hlt") | $(f1 "$hrt") | $(rt "$hrt" "$hlt") |
+| \`kiln cc\` remote hit, TLS 1.3, through the agent (the default) | $(f1 "$hlt") | $(f1 "$hrt") | $(rt "$hrt" "$hlt") |
+| \`kiln cc\` remote hit, TLS 1.3, \`KILN_AGENT=0\` (a handshake per process) | $(f1 "$hlt") (agent) | $(f1 "$hra") | $(rt "$hra" "$hlt") |
 | \`kiln cc\` remote hit, plaintext (\`,plain\`) | $(f1 "$hlp") | $(f1 "$hrp") | $(rt "$hrp" "$hlp") |
 | ccache remote hit (HTTP, \`remote_only\`) | $(f1 "$chl") | $(f1 "$chr") | $(rt "$chr" "$chl") |
 
 A plaintext hit is the TCP connect plus one round trip in remote direct mode (HELLO and LOOKUP go in
 one write; the MANIFEST comes back with the newest entry's RESULT behind it, so an unchanged tree
 needs no FETCH), where no preprocessor runs; ccache's is the connect plus two GETs (manifest, then
-result). TLS adds its handshake's round trip. The delaying relay also holds each write of a TLS handshake, so TLS pays a little more. The node compiled nothing in these runs
+result). Through the agent, TLS adds no round trip: the agent shook hands before the compile came. Without
+it (\`KILN_AGENT=0\`), TLS adds its handshake's round trip, and the delaying relay holds each write of the
+handshake, so it pays a little more. The node compiled nothing in these runs
 (compilesOk $hits_before before, $hits_after after).
 
 | remote compile of a new action (unique header each run) | loopback | through the relay |
@@ -291,7 +308,8 @@ shuffled order; times include starting the process, as make would).
 | local hit: \`kiln cc\` direct mode vs ccache direct mode | $(printf '%.1f' "$kl") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kl" "$cl") |
 | the same with \`KILN_DIGEST_CACHE=0\` (every header hashed again) | $(printf '%.1f' "$kh") ms | $(printf '%.1f' "$cl") ms | $(ratio "$kh" "$cl") |
 | remote hit: \`kiln cc\` (remote direct mode, local cache off) to the node on this machine, which it reaches through the node's local socket, vs ccache \`remote_only\` over HTTP to the same node | $(printf '%.1f' "$kr") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kr" "$cr") |
-| the same remote hit over TCP and TLS 1.3 (\`KILN_LOCAL_SOCKET=0\`: what a node on another machine costs, less the network) | $(printf '%.1f' "$kt") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kt" "$cr") |
+| the same remote hit over TCP and TLS 1.3 (\`KILN_LOCAL_SOCKET=0\`: what a node on another machine costs, less the network), through this user's agent (\`kiln agent\`, the default), which holds handshaken TLS connections | $(printf '%.1f' "$kt") ms | $(printf '%.1f' "$cr") ms | $(ratio "$kt" "$cr") |
+| the same with \`KILN_AGENT=0\` (each process loads TLS and shakes hands itself) | $(printf '%.1f' "$ka") ms | $(printf '%.1f' "$cr") ms | $(ratio "$ka" "$cr") |
 ${plain_row:-}
 
 The node compiled nothing during the timed runs (compilesOk $compiles_before before, $compiles_after after).

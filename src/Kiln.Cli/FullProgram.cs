@@ -12,12 +12,25 @@ internal static partial class FullProgram
     /// <summary>The file name of the whole program, beside <c>kiln</c>.</summary>
     public const string FileName = "kiln-full";
 
+    /// <summary>The whole program: this one when it is <c>kiln-full</c>, else <c>kiln-full</c> beside it; null when there is none.</summary>
+    public static string? PathOf()
+    {
+        var self = Environment.ProcessPath;
+        if (self is null)
+        {
+            return null;
+        }
+
+        var full = Path.GetFileName(self) == FileName ? self : Path.Combine(Path.GetDirectoryName(self) ?? "/", FileName);
+        return File.Exists(full) ? full : null;
+    }
+
     /// <summary>Replaces this process with <c>kiln-full ARGS</c>; returns only when that fails, with the exit code to use.</summary>
     public static int Exec(string[] args)
     {
         var self = Environment.ProcessPath;
-        var full = self is null ? null : Path.Combine(Path.GetDirectoryName(self) ?? "/", FileName);
-        if (full is null || !File.Exists(full))
+        var full = PathOf();
+        if (full is null)
         {
             Console.Error.WriteLine($"kiln: '{args[0]}' runs in {FileName}, which is not beside {self ?? "this program"}; " +
                 "scripts/setup builds and publishes both (artifacts/bin/kiln and artifacts/bin/kiln-full)");

@@ -66,6 +66,8 @@ switch (args[0])
         return Kiln.Cli.Security.TokenCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
     case "cert":
         return Kiln.Cli.Security.CertCommand.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+    case "agent":
+        return await Kiln.Cli.Agent.AgentCommand.RunAsync(args.AsSpan(1).ToArray());
     case "masquerade":
         return MasqueradeCommand.Run(args.AsSpan(1).ToArray());
     case "debug" when args.Length > 1 && args[1] == "store-write":

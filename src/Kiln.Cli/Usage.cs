@@ -14,6 +14,8 @@ internal static class Usage
           gcc, cc, g++, c++, clang     a symlink to kiln with one of these names acts as 'kiln cc NAME'
                                        (masquerade; the real compiler is found further along PATH)
           kiln masquerade DIR          create those symlinks in DIR; put DIR first on PATH
+          kiln agent [--stop]          this user's agent, which holds TLS connections to nodes for
+                                       kiln cc (started by kiln cc; 'kiln agent --help')
 
         Run a node:
           kiln serve [OPTIONS]         compile for others; 'kiln serve --help' lists the options
@@ -50,6 +52,8 @@ internal static class Usage
                           trust on first use); ,plain = no TLS (loopback benchmarks only)
           KILN_LOCAL_SOCKET  0 = always reach a node on this machine by TCP (and TLS); by default
                           its local socket is used once a loopback WELCOME named it
+          KILN_AGENT      0 = never go through the agent (kiln agent --help); by default a TLS node
+                          whose fingerprint is known is reached through it
           KILN_TOKEN      bearer token sent to Kiln nodes (kiln token create on the node)
           KILN_FALLBACK   0 = fail instead of compiling locally when no node can do the job
           KILN_BACKOFF_PERIOD  seconds a failed node is left alone (default 60; 0 = no backoff)

@@ -26,7 +26,8 @@ internal static class RemoteClients
 
     /// <summary>
     /// The Kiln protocol client's settings: KILN_TOKEN, the known-hosts file KILN_DIR/known_hosts
-    /// (trust on first use, said on stderr), and the client certificate when one was made.
+    /// (trust on first use, said on stderr), the client certificate when one was made, a local node's
+    /// socket, and the agent that holds TLS connections (KILN_AGENT=0 turns it off).
     /// </summary>
     public static KilnClientOptions KilnOptions(Func<string, string?> variable) => new()
     {
@@ -34,10 +35,11 @@ internal static class RemoteClients
         ClientName = UserName(),
         KnownHosts = new KnownHosts(Path.Combine(CcSettings.StateDirectoryFrom(variable), "known_hosts")),
         Notice = Console.Error.WriteLine,
-        ClientCertificate = ClientCertificates.Load(variable),
+        ClientCertificateFile = ClientCertificates.Existing(variable),
         SkipSystemCaBundle = true,
         SynchronousReplyWait = CcSettings.SynchronousReplyWait(variable),
         LocalSocket = variable("KILN_LOCAL_SOCKET") == "0" ? null : LocalSocketOf(CcSettings.StateDirectoryFrom(variable)),
+        Agent = AgentLauncher.Route(variable),
     };
 
     /// <summary>

@@ -24,6 +24,11 @@ public static unsafe partial class PosixSpawn
     private const short PollHup = 0x010;
     private const short SpawnSetSigDefault = 0x04;
     private const short SpawnSetSigMask = 0x08;
+    private const short SpawnSetSid = 0x80;
+    private const int ORdOnly = 0;
+    private const int OWrOnly = 1;
+    private const int OCreat = 0x40;
+    private const int OAppend = 0x400;
 
     // glibc's posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336 on 64-bit targets;
     // sigset_t is 128. The buffers leave room to spare.
@@ -66,7 +71,7 @@ public static unsafe partial class PosixSpawn
             return null;
         }
 
-        var pid = Spawn(program, arguments, workingDirectory, environment, outPipe[1], errPipe[1]);
+        var pid = Spawn(program, arguments, workingDirectory, environment, -1, outPipe[1], errPipe[1], 0);
         close(outPipe[1]);
         close(errPipe[1]);
         if (pid <= 0)
@@ -83,7 +88,42 @@ public static unsafe partial class PosixSpawn
         return new CapturedRun(exitCode, stdout.Written, stderr.Written);
     }
 
-    private static int Spawn(string program, IReadOnlyList<string> arguments, string workingDirectory, nint environment, int stdoutFd, int stderrFd)
+    /// <summary>
+    /// Starts <paramref name="program"/> in a session of its own (setsid, so a terminal's Ctrl-C or a
+    /// build's process group is not its), in <c>/</c>, with standard input from <c>/dev/null</c> and its
+    /// output appended to <paramref name="logFile"/>, and does not wait for it: when this process ends
+    /// the child is reaped by init. False when it could not be started.
+    /// </summary>
+    public static bool StartDetached(string program, IReadOnlyList<string> arguments, string logFile)
+    {
+        var environment = IsSupported ? Environ() : 0;
+        if (environment == 0)
+        {
+            return false;
+        }
+
+        var input = open("/dev/null", ORdOnly | OCloexec, 0);
+        var output = open(logFile, OWrOnly | OCreat | OAppend | OCloexec, 0x180);
+        try
+        {
+            return input >= 0 && output >= 0 && Spawn(program, arguments, "/", environment, input, output, output, SpawnSetSid) > 0;
+        }
+        finally
+        {
+            if (input >= 0)
+            {
+                close(input);
+            }
+
+            if (output >= 0)
+            {
+                close(output);
+            }
+        }
+    }
+
+    private static int Spawn(string program, IReadOnlyList<string> arguments, string workingDirectory, nint environment, int stdinFd, int stdoutFd, int stderrFd,
+        short flags)
     {
         var actions = stackalloc byte[FileActionsSize];
         var attributes = stackalloc byte[AttributesSize];
@@ -103,8 +143,16 @@ public static unsafe partial class PosixSpawn
                 argv[i + 1] = Marshal.StringToCoTaskMemUTF8(arguments[i]);
             }
 
-            // The pipes' write ends become descriptors 1 and 2; close-on-exec removes the originals.
-            if (posix_spawn_file_actions_adddup2(actions, stdoutFd, 1) != 0 || posix_spawn_file_actions_adddup2(actions, stderrFd, 2) != 0)
+            // The given descriptors become 0 (unless inherited), 1 and 2; close-on-exec removes the originals.
+            if ((stdinFd >= 0 && posix_spawn_file_actions_adddup2(actions, stdinFd, 0) != 0)
+                || posix_spawn_file_actions_adddup2(actions, stdoutFd, 1) != 0 || posix_spawn_file_actions_adddup2(actions, stderrFd, 2) != 0)
+            {
+                return -1;
+            }
+
+            // A detached child keeps none of this process's other descriptors: what it inherited without
+            // close-on-exec (a make jobserver's pipe, a caller's pipe) would live on in it.
+            if ((flags & SpawnSetSid) != 0 && posix_spawn_file_actions_addclosefrom_np(actions, 3) != 0)
             {
                 return -1;
             }
@@ -124,7 +172,7 @@ public static unsafe partial class PosixSpawn
             sigemptyset(defaults);
             sigaddset(defaults, Sigpipe);
             if (posix_spawnattr_setsigmask(attributes, mask) != 0 || posix_spawnattr_setsigdefault(attributes, defaults) != 0
-                || posix_spawnattr_setflags(attributes, SpawnSetSigMask | SpawnSetSigDefault) != 0)
+                || posix_spawnattr_setflags(attributes, (short)(SpawnSetSigMask | SpawnSetSigDefault | flags)) != 0)
             {
                 return -1;
             }
@@ -265,6 +313,12 @@ public static unsafe partial class PosixSpawn
 
     [LibraryImport(Libc)]
     private static partial int close(int fd);
+
+    [LibraryImport(Libc)]
+    private static partial int posix_spawn_file_actions_addclosefrom_np(byte* fileActions, int from);
+
+    [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int open(string path, int flags, int mode);
 
     [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
     private static partial nint Read(int fd, byte* buffer, nuint count);

@@ -37,6 +37,9 @@ internal sealed class KilnClientConnection : IDisposable
     /// <summary>The 8 bytes every frame header is read into.</summary>
     public byte[] Header { get; } = new byte[KilnFrameHeader.Size];
 
+    /// <summary>True when the connection is to the agent, which splices it onto a TLS connection to the node.</summary>
+    public bool ViaAgent { get; init; }
+
     /// <summary>The node's WELCOME, after HELLO was answered on this connection.</summary>
     public KilnWelcome? Welcome { get; set; }
 

@@ -44,6 +44,21 @@ public sealed record KilnClientOptions
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 
     /// <summary>
+    /// A PKCS#12 file (no password) holding the client certificate, loaded at the first TLS handshake
+    /// of the process, when <see cref="ClientCertificate"/> is null. A compile that goes through a local
+    /// socket or the agent never loads it; the agent is told the file and offers it itself.
+    /// </summary>
+    public string? ClientCertificateFile { get; init; }
+
+    /// <summary>
+    /// The per-user agent (Kiln.Core.Agent) that holds TLS connections to nodes for short-lived clients,
+    /// or null. With <see cref="SynchronousReplyWait"/> set, a TLS node whose fingerprint is known (a
+    /// <c>,fp=</c> pin or a known-hosts entry) is reached through the agent's Unix socket: the client
+    /// neither loads TLS nor waits for a handshake (KilnProtocolClient.Agent.cs).
+    /// </summary>
+    public KilnAgentRoute? Agent { get; init; }
+
+    /// <summary>
     /// Keep the system's CA bundle out of this process's TLS handshakes (Linux). .NET builds a chain for
     /// every server certificate and, to do so, parses every CA certificate the system has: about 100 ms
     /// of CPU with OpenSSL 3, paid by each short-lived <c>kiln cc</c>. Nodes are trusted by fingerprint
@@ -72,3 +87,8 @@ public sealed record KilnClientOptions
     /// <summary>Idle connections kept per node for reuse.</summary>
     public int MaxIdleConnectionsPerNode { get; init; } = 4;
 }
+
+/// <summary>Where the agent listens, and how to start it when nothing does.</summary>
+/// <param name="SocketPath">The agent's Unix socket.</param>
+/// <param name="Start">Starts an agent in the background, at most once per client; the compile that found none goes on without it.</param>
+public sealed record KilnAgentRoute(string SocketPath, Action? Start);

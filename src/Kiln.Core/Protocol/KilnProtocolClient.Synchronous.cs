@@ -21,7 +21,8 @@ public sealed partial class KilnProtocolClient
     /// <summary>Connects begun by <see cref="Prepare"/> on the synchronous way, with when they must have finished.</summary>
     private readonly Dictionary<string, (RawTcpSocket Socket, long Deadline)> _connecting = new(StringComparer.Ordinal);
 
-    private bool Synchronous(HostSpec host) => _options.SynchronousReplyWait > TimeSpan.Zero && (host.Plaintext || LocalSocket(host) is not null);
+    private bool Synchronous(HostSpec host) =>
+        _options.SynchronousReplyWait > TimeSpan.Zero && (host.Plaintext || LocalSocket(host) is not null || AgentRoute(host) is not null);
 
     /// <summary>
     /// Begins a connect to <paramref name="host"/> without waiting for it (the socket is non-blocking
@@ -41,6 +42,20 @@ public sealed partial class KilnProtocolClient
             }
 
             return BeginLocalConnect(host, local);
+        }
+
+        if (!host.Plaintext && AgentRoute(host) is { } line)
+        {
+            lock (_idleLock)
+            {
+                if (_connecting.ContainsKey(host.Display))
+                {
+                    // The connect that decided the node goes through the agent waits there for the job.
+                    return null;
+                }
+            }
+
+            return BeginAgentConnect(host, line);
         }
 
         IPAddress[] addresses;
@@ -122,7 +137,7 @@ public sealed partial class KilnProtocolClient
 
         Interlocked.Increment(ref _connectionsOpened);
         PhaseTrace.Mark("cc", "connected");
-        return new KilnClientConnection(socket);
+        return new KilnClientConnection(socket) { ViaAgent = ThroughAgent(host) };
     }
 
     /// <summary>
@@ -246,6 +261,14 @@ public sealed partial class KilnProtocolClient
         if (sendFailure is not null && reply.Failure is not null)
         {
             reply = reply with { Failure = $"sending the job failed: {sendFailure}" };
+        }
+
+        if (connection.ViaAgent && reply.NothingReceived)
+        {
+            // The agent died or stopped, not the node: no backoff for the node, and this process goes by
+            // TLS itself from now on (the next one starts a new agent).
+            ForgetAgentRoute(node);
+            reply = new KilnClientReply(null, "the kiln agent closed the connection before the node answered", null, null, true);
         }
 
         if (sendFailure is null && reply.KeepsConnection)

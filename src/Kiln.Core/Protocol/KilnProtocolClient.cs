@@ -43,6 +43,27 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     private readonly Dictionary<string, KilnClientConnection> _prepared = new(StringComparer.Ordinal);
     private int _connectionsOpened;
 
+    private X509Certificate2? _clientCertificate;
+
+    /// <summary>The client certificate to offer: the one given, else the file's, loaded once.</summary>
+    private X509Certificate2? ClientCertificate()
+    {
+        if (_options.ClientCertificate is { } given)
+        {
+            return given;
+        }
+
+        if (_options.ClientCertificateFile is not { } file)
+        {
+            return null;
+        }
+
+        lock (_idleLock)
+        {
+            return _clientCertificate ??= X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
+        }
+    }
+
     /// <summary>The WELCOME a node sent on this client's latest new connection to it, or null.</summary>
     public KilnWelcome? LastWelcome(HostSpec host)
     {
@@ -380,9 +401,30 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return new KilnClientConnection(socket, new NetworkStream(socket, ownsSocket: false), secure: false);
         }
 
-        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
         var pin = new KilnServerPin(host, _options.KnownHosts);
-        using var bundle = _options.SkipSystemCaBundle ? SystemCaBundle.SkipOnce() : null;
+        var tls = await AuthenticateAsync(socket, host, pin, ClientCertificate(), _options.SkipSystemCaBundle, timeout.Token).ConfigureAwait(false);
+        if (pin.FirstUse is { } first)
+        {
+            _options.KnownHosts!.Remember(pin.Node, first);
+            _options.Notice?.Invoke(
+                $"kiln: WARNING: trusting node {pin.Node} on first use: its certificate's SHA-256 fingerprint is {first}. " +
+                $"Recorded in {_options.KnownHosts.Path}; compare it with the fingerprint 'kiln serve' printed, or pin it with ',fp={first}' in KILN_HOSTS.");
+        }
+
+        return new KilnClientConnection(socket, tls, secure: true);
+    }
+
+    /// <summary>
+    /// The TLS handshake with a node on a connected <paramref name="socket"/>, its certificate checked by
+    /// <paramref name="pin"/>. Throws <see cref="KilnTlsRefusal"/> saying why when it fails (the socket is
+    /// then closed). Used by this client and by the agent (Kiln.Core.Agent), which keeps TLS connections
+    /// for short-lived clients.
+    /// </summary>
+    internal static async Task<SslStream> AuthenticateAsync(Socket socket, HostSpec host, KilnServerPin pin, X509Certificate2? clientCertificate,
+        bool skipSystemCaBundle, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        using var bundle = skipSystemCaBundle ? SystemCaBundle.SkipOnce() : null;
         try
         {
             await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
@@ -390,12 +432,13 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
                 TargetHost = host.Host,
                 EnabledSslProtocols = SslProtocols.Tls13,
                 RemoteCertificateValidationCallback = pin.Check,
-                ClientCertificates = _options.ClientCertificate is { } certificate ? [certificate] : null,
+                ClientCertificates = clientCertificate is { } certificate ? [certificate] : null,
                 // The node is trusted by its pinned fingerprint alone (KilnServerPin), never by a CA, so the
                 // chain is built against no roots. The ~100 ms CA-bundle load per kiln cc is avoided by
                 // SystemCaBundle above, not by this policy.
                 CertificateChainPolicy = s_pinOnlyChainPolicy,
-            }, timeout.Token).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return tls;
         }
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
@@ -409,16 +452,6 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             socket.Dispose();
             throw;
         }
-
-        if (pin.FirstUse is { } first)
-        {
-            _options.KnownHosts!.Remember(pin.Node, first);
-            _options.Notice?.Invoke(
-                $"kiln: WARNING: trusting node {pin.Node} on first use: its certificate's SHA-256 fingerprint is {first}. " +
-                $"Recorded in {_options.KnownHosts.Path}; compare it with the fingerprint 'kiln serve' printed, or pin it with ',fp={first}' in KILN_HOSTS.");
-        }
-
-        return new KilnClientConnection(socket, tls, secure: true);
     }
 
     /// <summary>Runs one job on a connection; the connection goes back to the pool when it stays usable, else it is closed.</summary>

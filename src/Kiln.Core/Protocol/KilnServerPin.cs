@@ -9,9 +9,9 @@ namespace Kiln.Core.Protocol;
 /// Checks a node's TLS certificate during the handshake. Nodes have self-signed certificates (there is
 /// no CA in a build farm of strangers), so chain errors are expected and ignored; what counts is the
 /// certificate's SHA-256 fingerprint: the host list's <c>,fp=</c> pin, else the known-hosts entry,
-/// else (with a known-hosts file) trust on first use.
+/// else (with a known-hosts file) trust on first use. <c>pinnedBy</c> says where a pin came from in a refusal.
 /// </summary>
-internal sealed class KilnServerPin(HostSpec host, KnownHosts? knownHosts)
+internal sealed class KilnServerPin(HostSpec host, KnownHosts? knownHosts, string pinnedBy = "KILN_HOSTS pins")
 {
     /// <summary>The node as the known-hosts file names it: HOST:PORT.</summary>
     public string Node { get; } = host.Display;
@@ -39,7 +39,7 @@ internal sealed class KilnServerPin(HostSpec host, KnownHosts? knownHosts)
                 return true;
             }
 
-            Refusal = $"REFUSED: the node's certificate has fingerprint {presented}, but KILN_HOSTS pins {pinned}. " +
+            Refusal = $"REFUSED: the node's certificate has fingerprint {presented}, but {pinnedBy} {pinned}. " +
                 "Either the node made a new certificate or someone is impersonating it; nothing was sent.";
             return false;
         }

@@ -23,6 +23,12 @@ public static partial class UnixPeerCredentials
             : null;
     }
 
+    /// <summary>The user this process runs as.</summary>
+    public static uint EffectiveUserId() => geteuid();
+
+    [LibraryImport("libc")]
+    private static partial uint geteuid();
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(int fd, int level, int name, ref byte value, ref int length);
 }

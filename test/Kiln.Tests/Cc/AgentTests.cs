@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Kiln.Core.Agent;
+using Kiln.Core.Protocol;
+using Kiln.Core.Remote;
+using Kiln.Core.Security;
+using Kiln.Tests.Protocol;
+using Kiln.Tests.Security;
+using Kiln.Tests.TestKit;
+
+namespace Kiln.Tests.Cc;
+
+/// <summary>
+/// The per-user agent (<c>kiln agent</c>, Kiln.Core.Agent): it holds TLS connections to nodes, and kiln cc
+/// reaches a TLS node whose fingerprint it knows through the agent's Unix socket. In-process agents for
+/// what the agent does with what it is sent; the published binary for how kiln cc starts, uses and
+/// outlives it.
+/// </summary>
+public sealed class AgentTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("kiln-agent");
+    private int _source;
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>An in-process agent on a socket in the test's directory, stopped with the returned source.</summary>
+    private async Task<(KilnAgent Agent, Task<string> Run, CancellationTokenSource Stop, string Socket)> StartAgentAsync(KilnAgentOptions? options = null)
+    {
+        var socket = _dir.Combine($"a{_source++}.sock");
+        var agent = new KilnAgent(options is null ? new KilnAgentOptions { SocketPath = socket } : options with { SocketPath = socket }, _ => { });
+        var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = agent.RunAsync(stop.Token);
+        await agent.Listening.WaitAsync(TimeSpan.FromSeconds(10));
+        return (agent, run, stop, socket);
+    }
+
+    private static KilnProtocolClient ClientThrough(string socket, string? certificateFile = null, string token = "") => new(new KilnClientOptions
+    {
+        Agent = new KilnAgentRoute(socket, null),
+        SynchronousReplyWait = TimeSpan.FromSeconds(30),
+        ClientCertificateFile = certificateFile,
+        Token = token,
+    });
+
+    private static async Task<RemoteCompileReply> CompileAsync(KilnProtocolClient client, TestNode node, string? fingerprint = null, int value = 42)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var host = ProtocolTestKit.Host(node) with { Fingerprint = fingerprint ?? node.Fingerprint };
+        return await client.CompileAsync(host, ProtocolTestKit.SmallRequest(value: value), cts.Token);
+    }
+
+    /// <summary>Waits for <paramref name="condition"/>, at most <paramref name="seconds"/>.</summary>
+    private static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 20)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"waited {seconds} s for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task A_job_through_the_agent_compiles_and_the_next_client_finds_a_connection_made_ahead()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (agent, run, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            using (var first = ClientThrough(socket))
+            {
+                var reply = await CompileAsync(first, node);
+                Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+                Assert.Equal(0, reply.Outcome!.ExitCode);
+                Assert.False(reply.Outcome.Object.IsEmpty);
+            }
+
+            Assert.Equal((1L, 0L, 1L, 0L), agent.Counts);
+
+            // The agent replaced what the first client took; the second is handed that connection.
+            await Task.Delay(500);
+            using (var second = ClientThrough(socket))
+            {
+                var reply = await CompileAsync(second, node, value: 43);
+                Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            }
+
+            Assert.Equal(1L, agent.Counts.Ready);
+            Assert.Equal(2, node.Node.Counters.CompilesOk);
+            await stop.CancelAsync();
+            Assert.Equal("stopped", await run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.False(File.Exists(socket));
+        }
+    }
+
+    [Fact]
+    public async Task A_fingerprint_the_node_does_not_present_is_refused_and_nothing_is_sent()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (_, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            using var client = ClientThrough(socket);
+            var wrong = new string('a', node.Fingerprint.Length);
+            var reply = await CompileAsync(client, node, wrong);
+            Assert.Equal(RemoteStatus.Failed, reply.Status);
+            Assert.Contains("through the kiln agent: REFUSED", reply.Message, StringComparison.Ordinal);
+            Assert.Contains(node.Fingerprint, reply.Message, StringComparison.Ordinal);
+            Assert.Equal(0, node.Node.Counters.KilnJobs);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_that_is_down_is_a_failure_of_the_node_with_the_reason()
+    {
+        var (_, _, stop, socket) = await StartAgentAsync(new KilnAgentOptions { SocketPath = "", ConnectTimeout = TimeSpan.FromSeconds(2) });
+        using (stop)
+        {
+            // A port nothing listens on: bind one, note it, close it.
+            int port;
+            using (var probe = new TcpListenerSlot())
+            {
+                port = probe.Port;
+            }
+
+            using var client = ClientThrough(socket);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var host = ProtocolTestKit.Host(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)) with { Plaintext = false, Fingerprint = new string('b', 64) };
+            var reply = await client.CompileAsync(host, ProtocolTestKit.SmallRequest(), cts.Token);
+            Assert.Equal(RemoteStatus.Failed, reply.Status);
+            Assert.Contains("through the kiln agent: cannot connect", reply.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task The_agent_offers_the_client_certificate_it_is_told_of()
+    {
+        await using var node = await SecuredNode.StartAsync();
+        var file = _dir.Combine("client.pfx");
+        using var certificate = NodeCertificate.LoadOrCreateAt(file, "agent-client", out _);
+        node.Tokens.AddCertificate(NodeCertificate.Fingerprint(certificate), Role.Execute, "agent-test");
+        var (_, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            using (var without = ClientThrough(socket))
+            {
+                var refused = await CompileAsync(without, node.Node);
+                Assert.Equal(RemoteStatus.Failed, refused.Status);
+                Assert.Contains("no credentials", refused.Message, StringComparison.Ordinal);
+            }
+
+            using var with = ClientThrough(socket, file);
+            var reply = await CompileAsync(with, node.Node);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            Assert.Equal(1, node.Node.Node.Counters.CompilesOk);
+        }
+    }
+
+    [Fact]
+    public async Task A_ready_connection_the_node_closed_is_not_handed_out()
+    {
+        // The node closes a connection without HELLO after 1 s; the agent would keep it 30 s.
+        await using var node = await TestNode.StartAsync(configure: o => o.KilnProtocol.HandshakeTimeout = TimeSpan.FromSeconds(1));
+        var (agent, _, stop, socket) = await StartAgentAsync(new KilnAgentOptions { SocketPath = "", PooledMaxAge = TimeSpan.FromSeconds(30) });
+        using (stop)
+        {
+            using (var first = ClientThrough(socket))
+            {
+                Assert.Equal(RemoteStatus.Completed, (await CompileAsync(first, node)).Status);
+            }
+
+            // The one made ahead is closed by the node; the agent sees it (its read ends) and makes others.
+            await Task.Delay(2500);
+            using var second = ClientThrough(socket);
+            var reply = await CompileAsync(second, node, value: 7);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            Assert.Equal(2, node.Node.Counters.CompilesOk);
+        }
+    }
+
+    [Theory]
+    [InlineData("HELLO there\n", "cannot read the request")]
+    [InlineData("KILN-AGENT/1\t127.0.0.1\t99999\tabc\t\n", "bad port")]
+    [InlineData("KILN-AGENT/1\t127.0.0.1\t3635\tabc\trelative/client.pfx\n", "not absolute")]
+    [InlineData("KILN-AGENT/1\tno/slashes\t3635\tabc\t\n", "bad host")]
+    public async Task A_malformed_request_gets_an_error_and_the_agent_goes_on(string line, string expected)
+    {
+        await using var node = await TestNode.StartAsync();
+        var (_, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            Assert.Contains(expected, await SendRawAsync(socket, Encoding.UTF8.GetBytes(line)), StringComparison.Ordinal);
+
+            // Too long, and never ended: refused once the agent has read its limit.
+            Assert.Contains("longer than", await SendRawAsync(socket, Encoding.UTF8.GetBytes(new string('x', KilnAgentRequest.MaxLength + 10))), StringComparison.Ordinal);
+
+            using var client = ClientThrough(socket);
+            Assert.Equal(RemoteStatus.Completed, (await CompileAsync(client, node)).Status);
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_says_nothing_is_dropped_after_the_request_timeout()
+    {
+        var (_, _, stop, socket) = await StartAgentAsync(new KilnAgentOptions { SocketPath = "", RequestTimeout = TimeSpan.FromSeconds(1) });
+        using (stop)
+        {
+            using var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await silent.ConnectAsync(new UnixDomainSocketEndPoint(socket));
+            var buffer = new byte[64];
+            var read = await silent.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(0, read);
+        }
+    }
+
+    [Fact]
+    public async Task The_agent_stops_when_idle_and_when_its_socket_is_removed()
+    {
+        var (_, idleRun, idleStop, _) = await StartAgentAsync(new KilnAgentOptions { SocketPath = "", IdleExit = TimeSpan.FromSeconds(1) });
+        using (idleStop)
+        {
+            Assert.Contains("no client for", await idleRun.WaitAsync(TimeSpan.FromSeconds(20)), StringComparison.Ordinal);
+        }
+
+        var (_, run, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            File.Delete(socket);
+            Assert.Contains("was removed", await run.WaitAsync(TimeSpan.FromSeconds(20)), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> to the agent and returns the ERROR frame's message it answers with.</summary>
+    private static async Task<string> SendRawAsync(string socket, byte[] bytes)
+    {
+        using var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await raw.ConnectAsync(new UnixDomainSocketEndPoint(socket));
+        await raw.SendAsync(bytes, SocketFlags.None);
+        using var stream = new NetworkStream(raw);
+        var header = new byte[KilnFrameHeader.Size];
+        await stream.ReadExactlyAsync(header).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(KilnFrameHeader.TryRead(header, _ => 1 << 16, out var frame, out var malformed), malformed?.Message);
+        Assert.Equal(KilnFrameType.Error, frame.Type);
+        var payload = new byte[frame.Length];
+        await stream.ReadExactlyAsync(payload);
+        Assert.True(KilnError.TryParse(payload, out var error, out _));
+        return error.Message;
+    }
+
+    // --- the published binary -------------------------------------------------------------------
+
+    private async Task<Tools.Run> KilnCcAsync(TestNode node, string state, Dictionary<string, string?>? extra = null)
+    {
+        var name = $"s{_source++}.c";
+        _dir.Write(name, $"int f{_source}(int x) {{ return x * {_source}; }}\n");
+        var environment = new Dictionary<string, string?>
+        {
+            ["KILN_HOSTS"] = node.KilnHost(),
+            ["DISTCC_HOSTS"] = null,
+            ["KILN_DIR"] = state,
+            ["KILN_FALLBACK"] = "0",
+            ["KILN_CACHE_SIZE"] = "0",
+            ["KILN_AGENT"] = null,
+            ["KILN_AGENT_IDLE"] = "60",
+            ["KILN_TRACE"] = "1",
+            ["LC_ALL"] = "C",
+        };
+        foreach (var (key, value) in extra ?? [])
+        {
+            environment[key] = value;
+        }
+
+        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-O2", "-c", name, "-o", "out.o"], _dir.Path, environment, TimeSpan.FromMinutes(2));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var reference = await Tools.RunAsync("gcc", ["-O2", "-c", name, "-o", "ref.o"], _dir.Path);
+        Assert.Equal(await File.ReadAllBytesAsync(_dir.Combine("ref.o")), await File.ReadAllBytesAsync(_dir.Combine("out.o")));
+        return run;
+    }
+
+    private static bool Served(string socket)
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            probe.Connect(new UnixDomainSocketEndPoint(socket));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task Kiln_cc_starts_the_agent_goes_through_it_and_outlives_it()
+    {
+        await using var node = await TestNode.StartAsync();
+        var state = _dir.Combine("state");
+        var socket = Path.Combine(state, "agent", "agent.sock");
+        try
+        {
+            // The first compile finds no agent: it starts one and goes by TLS itself.
+            var first = await KilnCcAsync(node, state);
+            Assert.DoesNotContain("kiln-trace cc agent", first.Stderr, StringComparison.Ordinal);
+            await WaitForAsync(() => Served(socket), "the agent kiln cc started");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(socket)!));
+
+            // The next ones go through it.
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Contains("kiln-trace cc agent", (await KilnCcAsync(node, state)).Stderr, StringComparison.Ordinal);
+            }
+
+            // KILN_AGENT=0: by itself.
+            Assert.DoesNotContain("kiln-trace cc agent", (await KilnCcAsync(node, state, new() { ["KILN_AGENT"] = "0" })).Stderr, StringComparison.Ordinal);
+
+            // Killed: its socket is left behind, nothing listens. The compile goes by itself and no node is
+            // blamed; a new agent is started, at most one start per 10 s.
+            Process.GetProcessById(AgentPid(state)).Kill();
+            await WaitForAsync(() => !Served(socket), "the agent to die");
+            var after = await KilnCcAsync(node, state);
+            Assert.DoesNotContain("kiln-trace cc agent", after.Stderr, StringComparison.Ordinal);
+            var backoff = Path.Combine(state, "backoff");
+            Assert.False(Directory.Exists(backoff) && Directory.EnumerateFiles(backoff).Any(), "a node was backed off for the agent's death");
+            File.SetLastWriteTimeUtc(Path.Combine(state, "agent", "started"), DateTime.UtcNow.AddMinutes(-1));
+            await KilnCcAsync(node, state);
+            await WaitForAsync(() => Served(socket), "the agent started again");
+            Assert.Contains("kiln-trace cc agent", (await KilnCcAsync(node, state)).Stderr, StringComparison.Ordinal);
+            Assert.Equal(8, node.Node.Counters.CompilesOk);
+
+            // kiln agent --stop: the socket goes, and the agent says in its log what it did.
+            var stopped = await Tools.RunAsync(Tools.KilnBinary, ["agent", "--stop", "--socket", socket], _dir.Path, new Dictionary<string, string?> { ["KILN_DIR"] = state });
+            Assert.True(stopped.ExitCode == 0, stopped.Stderr);
+            Assert.Contains("kiln agent: stopped", stopped.Stdout, StringComparison.Ordinal);
+            Assert.False(File.Exists(socket));
+            var log = await File.ReadAllTextAsync(Path.Combine(state, "agent", "agent.log"));
+            Assert.Matches(@"stopped: .*was removed; clients: 1 \(", log);
+        }
+        finally
+        {
+            _ = await Tools.RunAsync(Tools.KilnBinary, ["agent", "--stop", "--socket", socket], _dir.Path, new Dictionary<string, string?> { ["KILN_DIR"] = state });
+        }
+    }
+
+    /// <summary>The pid of the agent serving <paramref name="state"/>'s socket, from its log's banner.</summary>
+    private static int AgentPid(string state)
+    {
+        var log = File.ReadAllText(Path.Combine(state, "agent", "agent.log"));
+        return int.Parse(System.Text.RegularExpressions.Regex.Matches(log, @"\(pid (\d+)\)").Last().Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A loopback port that was free a moment ago.</summary>
+    private sealed class TcpListenerSlot : IDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+
+        public TcpListenerSlot() => _listener.Start();
+
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public void Dispose() => _listener.Stop();
+    }
+}
