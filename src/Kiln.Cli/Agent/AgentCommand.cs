@@ -20,8 +20,8 @@ internal static class AgentCommand
         handshake), more than a remote cache hit. The agent is a process of yours that has done both
         already: kiln cc reaches a TLS node whose certificate fingerprint it knows (a ,fp= pin or a
         KILN_DIR/known_hosts entry) through the agent's Unix socket, and the agent splices that onto a
-        TLS connection it made before the compile came. The node sees your HELLO, token and jobs; the
-        agent adds TLS and nothing else. A compile that finds no agent starts one in the background
+        TLS connection it made before, or kept from the compile before. The node sees your HELLO, token
+        and jobs; the agent adds TLS and nothing else. A compile that finds no agent starts one in the background
         and goes by itself; a node on this machine is reached through its own local socket instead.
 
         Usage:
@@ -134,9 +134,10 @@ internal static class AgentCommand
 
         Console.Error.WriteLine($"{DateTime.Now:yyyy-MM-dd HH:mm:ss} kiln agent: serving {socket} (pid {Environment.ProcessId}); stops after {idle.TotalSeconds:0} s without a client");
         var reason = await run.ConfigureAwait(false);
-        var (served, ready, fresh, unreachable) = agent.Counts;
+        var (served, ready, fresh, unreachable, kept) = agent.Counts;
         Console.Error.WriteLine($"{DateTime.Now:yyyy-MM-dd HH:mm:ss} kiln agent: stopped: {reason}; clients: {served} " +
-            $"({ready} on a connection made ahead, {fresh} on one made for them, {unreachable} found the node unreachable)");
+            $"({ready} on a connection ready for them, {fresh} on one made for them, {unreachable} found the node unreachable); " +
+            $"connections kept for the next client: {kept}");
         return 0;
     }
 

@@ -17,11 +17,15 @@ namespace Kiln.Core.Agent;
 /// HELLO, token and jobs; the agent adds TLS and nothing else, so it cannot be told apart from the client
 /// on the wire and needs no trust of its own beyond the user's.
 /// <para>
-/// Ready connections are kept per node while it is in use: each one taken is replaced at once, the
-/// number kept grows when a client finds none ready and shrinks when they expire unused, and none are
-/// made for a node without a client for <see cref="KilnAgentOptions.KeepWarm"/>. A ready connection
-/// waits at most <see cref="KilnAgentOptions.PooledMaxAge"/>, under the node's HELLO timeout, with a read
-/// pending on it, so a node that closed it is noticed before a client is handed it.
+/// Connections are kept per node and reused: when a client leaves between jobs, the agent sends the node
+/// SYNC and, once the node answers it (everything before it answered, nothing left in flight), keeps
+/// the connection for the next client, who says HELLO on it again. A connection a client left in the
+/// middle of a frame, or whose SYNC does not come within <see cref="KilnAgentOptions.SyncTimeout"/>, is
+/// closed. When a client takes the last ready connection, one more is made in the background, so a
+/// build's parallel compiles soon find enough. Kept connections wait with a read pending on them, so a
+/// node that closed one is noticed before a client is handed it, and at most
+/// <see cref="KilnAgentOptions.ReusedMaxAge"/> (<see cref="KilnAgentOptions.PooledMaxAge"/> before their
+/// first HELLO), under the node's timeouts.
 /// </para>
 /// <para>
 /// Only this user's processes are served (SO_PEERCRED). The agent stops after
@@ -42,12 +46,16 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
     private long _ready;
     private long _fresh;
     private long _unreachable;
+    private long _kept;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
 
-    /// <summary>Clients served, how many found a handshaken connection ready, how many waited for one, and how many found the node unreachable.</summary>
-    public (long Served, long Ready, long Fresh, long Unreachable) Counts =>
-        (Interlocked.Read(ref _served), Interlocked.Read(ref _ready), Interlocked.Read(ref _fresh), Interlocked.Read(ref _unreachable));
+    /// <summary>
+    /// Clients served; how many found a connection ready; how many waited for one to be made; how many
+    /// found the node unreachable; how many connections were kept for the next client when one left.
+    /// </summary>
+    public (long Served, long Ready, long Fresh, long Unreachable, long Kept) Counts =>
+        (Interlocked.Read(ref _served), Interlocked.Read(ref _ready), Interlocked.Read(ref _fresh), Interlocked.Read(ref _unreachable), Interlocked.Read(ref _kept));
 
     /// <summary>Set once the socket listens.</summary>
     public Task Listening => _listening.Task;
@@ -216,7 +224,11 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
                 Interlocked.Increment(ref _ready);
             }
 
-            await SpliceAsync(client, buffer.AsMemory(end, filled - end), node).ConfigureAwait(false);
+            var clean = await SpliceAsync(client, buffer.AsMemory(end, filled - end), node).ConfigureAwait(false);
+            if (clean && Keep(request, node))
+            {
+                node = null;
+            }
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -292,15 +304,19 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
         }
     }
 
-    /// <summary>Copies bytes both ways until the client or the node closes.</summary>
-    private static async Task SpliceAsync(Socket client, ReadOnlyMemory<byte> early, NodeConnection node)
+    /// <summary>
+    /// Copies bytes both ways until the client or the node closes. True when the client left between
+    /// frames and the node then answered SYNC: the connection is clean, and may serve the next client.
+    /// </summary>
+    private async Task<bool> SpliceAsync(Socket client, ReadOnlyMemory<byte> early, NodeConnection node)
     {
         using var clientStream = new NetworkStream(client, ownsSocket: false);
-        var down = DownAsync(node, clientStream);
-        var up = UpAsync(clientStream, early, node.Tls);
-        if (await Task.WhenAny(up, down).ConfigureAwait(false) == down)
+        var sync = new SyncState();
+        var down = DownAsync(node, clientStream, sync);
+        var upAtBoundary = await UpAsync(clientStream, early, node, down).ConfigureAwait(false);
+        if (down.IsCompleted)
         {
-            // The node closed: the client reads the end, and closes in turn.
+            // The node closed, or broke the framing: the client reads the end, and closes in turn.
             try
             {
                 client.Shutdown(SocketShutdown.Send);
@@ -309,70 +325,270 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
             {
             }
 
-            await Task.WhenAny(up, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+            await Task.WhenAny(Task.Delay(TimeSpan.FromSeconds(10)), ClientGoneAsync(clientStream)).ConfigureAwait(false);
+            return false;
         }
 
-        node.Dispose();
         client.Dispose();
-        await Task.WhenAll(up, down).ConfigureAwait(false);
+        if (!upAtBoundary)
+        {
+            return false;
+        }
+
+        // The client left between frames: ask the node to answer everything before, then SYNC.
+        try
+        {
+            var frame = new byte[KilnFrameHeader.Size + SyncState.NonceLength];
+            new KilnFrameHeader(KilnFrameType.Sync, KilnFrameFlags.None, SyncState.NonceLength).Write(frame);
+            sync.Nonce.CopyTo(frame, KilnFrameHeader.Size);
+            Volatile.Write(ref sync.Sent, true);
+            await node.Tls.WriteAsync(frame).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            return false;
+        }
+
+        return await Task.WhenAny(down, Task.Delay(options.SyncTimeout)).ConfigureAwait(false) == down && await down.ConfigureAwait(false);
     }
 
-    private static async Task UpAsync(NetworkStream client, ReadOnlyMemory<byte> early, SslStream node)
+    /// <summary>Waits for the client to close its end (after the node closed).</summary>
+    private static async Task ClientGoneAsync(NetworkStream client)
     {
+        var buffer = new byte[4096];
+        try
+        {
+            while (await client.ReadAsync(buffer).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Client to node, until the client closes (or the node's side ends). Returns whether the client's
+    /// bytes ended between frames.
+    /// </summary>
+    private static async Task<bool> UpAsync(NetworkStream client, ReadOnlyMemory<byte> early, NodeConnection node, Task<bool> down)
+    {
+        var frames = new FrameCursor();
         try
         {
             if (!early.IsEmpty)
             {
-                await node.WriteAsync(early).ConfigureAwait(false);
+                frames.Feed(early.Span);
+                await node.Tls.WriteAsync(early).ConfigureAwait(false);
             }
 
             var buffer = new byte[64 * 1024];
+            var reading = client.ReadAsync(buffer).AsTask();
             while (true)
             {
-                var read = await client.ReadAsync(buffer).ConfigureAwait(false);
+                if (await Task.WhenAny(reading, down).ConfigureAwait(false) == down)
+                {
+                    return false;
+                }
+
+                var read = await reading.ConfigureAwait(false);
                 if (read == 0)
+                {
+                    return frames.AtBoundary;
+                }
+
+                frames.Feed(buffer.AsSpan(0, read));
+                await node.Tls.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+                reading = client.ReadAsync(buffer).AsTask();
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            // A client killed with a reply unread resets its end: it left, at whatever point its bytes had reached.
+            return e is IOException { InnerException: SocketException } && frames.AtBoundary;
+        }
+    }
+
+    /// <summary>
+    /// Node to client, frame by frame. Once the client is gone and SYNC was sent, nothing is forwarded;
+    /// returns true when the node's SYNC with this session's nonce came, ending a frame and the bytes
+    /// read; false when the node closed or the framing broke.
+    /// </summary>
+    private static async Task<bool> DownAsync(NodeConnection node, NetworkStream client, SyncState sync)
+    {
+        var frames = new FrameCursor();
+        var clientGone = false;
+        try
+        {
+            var read = node.PendingRead is { } pending ? await pending.ConfigureAwait(false) : await node.Tls.ReadAsync(node.Buffer).ConfigureAwait(false);
+            node.PendingRead = null;
+            while (read > 0)
+            {
+                var chunk = node.Buffer.AsMemory(0, read);
+                frames.Feed(chunk.Span);
+                if (Volatile.Read(ref sync.Sent))
+                {
+                    // Only frames the gone client's requests still had coming, then the SYNC, ending what was read.
+                    if (frames.Broken)
+                    {
+                        return false;
+                    }
+
+                    if (frames.LastSync is { } echo && echo.AsSpan().SequenceEqual(sync.Nonce))
+                    {
+                        return frames.AtBoundary && frames.LastSyncEndedChunk;
+                    }
+                }
+                else if (!clientGone)
+                {
+                    try
+                    {
+                        await client.WriteAsync(chunk).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException)
+                    {
+                        clientGone = true;
+                    }
+                }
+
+                read = await node.Tls.ReadAsync(node.Buffer).ConfigureAwait(false);
+            }
+
+            return false;
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The SYNC a session sends when its client left: a nonce of its own, and whether it was sent.</summary>
+    private sealed class SyncState
+    {
+        public const int NonceLength = 16;
+
+        public byte[] Nonce { get; } = RandomNumberGenerator.GetBytes(NonceLength);
+
+        public bool Sent;
+    }
+
+    /// <summary>
+    /// Where a byte stream of Kiln frames is: inside a header, inside a payload, or between frames; and
+    /// the payload of the last SYNC frame that went by. Bytes that are not Kiln frames break it for good.
+    /// </summary>
+    private sealed class FrameCursor
+    {
+        private readonly byte[] _header = new byte[KilnFrameHeader.Size];
+        private int _headerFilled;
+        private long _payloadLeft;
+        private byte[]? _sync;
+        private int _syncFilled;
+
+        /// <summary>True between frames (never once broken).</summary>
+        public bool AtBoundary => !Broken && _headerFilled == 0 && _payloadLeft == 0;
+
+        /// <summary>True once a header was not a Kiln frame's (a type, flags or reserved bytes it does not know).</summary>
+        public bool Broken { get; private set; }
+
+        /// <summary>The payload of the last complete SYNC frame, or null.</summary>
+        public byte[]? LastSync { get; private set; }
+
+        /// <summary>True when the last complete SYNC frame ended the bytes fed last.</summary>
+        public bool LastSyncEndedChunk { get; private set; }
+
+        /// <summary>Follows <paramref name="data"/>.</summary>
+        public void Feed(ReadOnlySpan<byte> data)
+        {
+            LastSyncEndedChunk = false;
+            while (!data.IsEmpty && !Broken)
+            {
+                LastSyncEndedChunk = false;
+                if (_payloadLeft > 0)
+                {
+                    var take = (int)Math.Min(_payloadLeft, data.Length);
+                    if (_sync is not null)
+                    {
+                        data[..take].CopyTo(_sync.AsSpan(_syncFilled));
+                        _syncFilled += take;
+                    }
+
+                    _payloadLeft -= take;
+                    data = data[take..];
+                    if (_payloadLeft == 0)
+                    {
+                        EndFrame();
+                    }
+
+                    continue;
+                }
+
+                var headerTake = Math.Min(KilnFrameHeader.Size - _headerFilled, data.Length);
+                data[..headerTake].CopyTo(_header.AsSpan(_headerFilled));
+                _headerFilled += headerTake;
+                data = data[headerTake..];
+                if (_headerFilled < KilnFrameHeader.Size)
                 {
                     return;
                 }
 
-                await node.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+                _headerFilled = 0;
+                if (!KilnFrameHeader.TryRead(_header, _ => int.MaxValue, out var header, out _))
+                {
+                    Broken = true;
+                    return;
+                }
+
+                _payloadLeft = header.Length;
+                _sync = header.Type == KilnFrameType.Sync && header.Length <= KilnProtocol.MaxSyncPayload ? new byte[header.Length] : null;
+                _syncFilled = 0;
+                if (_payloadLeft == 0)
+                {
+                    EndFrame();
+                }
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
-        {
-        }
-    }
 
-    private static async Task DownAsync(NodeConnection node, NetworkStream client)
-    {
-        try
+        private void EndFrame()
         {
-            var read = node.PendingRead is { } pending ? await pending.ConfigureAwait(false) : await node.Tls.ReadAsync(node.Buffer).ConfigureAwait(false);
-            while (read > 0)
+            if (_sync is not null)
             {
-                await client.WriteAsync(node.Buffer.AsMemory(0, read)).ConfigureAwait(false);
-                read = await node.Tls.ReadAsync(node.Buffer).ConfigureAwait(false);
+                LastSync = _sync;
+                LastSyncEndedChunk = true;
+                _sync = null;
             }
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
-        {
         }
     }
 
-    /// <summary>A ready connection to the node <paramref name="request"/> names, or null; starts making its replacement either way.</summary>
+    /// <summary>Puts a clean connection back for the next client. False when the node's pool is full (the caller closes it).</summary>
+    private bool Keep(KilnAgentRequest request, NodeConnection connection)
+    {
+        lock (_lock)
+        {
+            var pool = PoolOf(request);
+            if (_stopping || pool.Ready.Count >= options.MaxReadyPerNode)
+            {
+                return false;
+            }
+
+            connection.Reused();
+            connection.PendingRead = connection.Tls.ReadAsync(connection.Buffer).AsTask();
+            pool.Ready.Push(connection);
+        }
+
+        Interlocked.Increment(ref _kept);
+        return true;
+    }
+
+    /// <summary>
+    /// A ready connection to the node <paramref name="request"/> names, or null (the caller makes one).
+    /// When the pool is left empty, one more is made in the background for the next client.
+    /// </summary>
     private NodeConnection? Take(KilnAgentRequest request)
     {
-        var key = Key(request);
         NodeConnection? taken = null;
         lock (_lock)
         {
-            if (!_pools.TryGetValue(key, out var pool))
-            {
-                pool = new NodePool(request);
-                _pools[key] = pool;
-            }
-
-            pool.LastUsed = Environment.TickCount64;
+            var pool = PoolOf(request);
             while (pool.Ready.TryPop(out var ready))
             {
                 if (Usable(ready))
@@ -384,30 +600,34 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
                 ready.Dispose();
             }
 
-            if (taken is null && pool.Target < options.MaxReadyPerNode)
+            if (pool.Ready.Count == 0 && pool.Connecting == 0 && !_stopping)
             {
-                pool.Target++;
+                pool.Connecting++;
+                _ = FillOneAsync(pool);
             }
-
-            Refill(pool);
         }
 
         return taken;
     }
 
-    private bool Usable(NodeConnection connection) =>
-        connection.PendingRead is { IsCompleted: false } && Environment.TickCount64 - connection.Made < options.PooledMaxAge.TotalMilliseconds;
-
-    /// <summary>Starts handshakes until <paramref name="pool"/> has its target ready or on the way. Called under the lock.</summary>
-    private void Refill(NodePool pool)
+    /// <summary>The pool of <paramref name="request"/>'s node, made anew when it was dropped as empty. Called under the lock.</summary>
+    private NodePool PoolOf(KilnAgentRequest request)
     {
-        for (var missing = pool.Target - pool.Ready.Count - pool.Connecting; missing > 0 && !_stopping; missing--)
+        var key = Key(request);
+        if (!_pools.TryGetValue(key, out var pool))
         {
-            pool.Connecting++;
-            _ = FillOneAsync(pool);
+            pool = new NodePool(request);
+            _pools[key] = pool;
         }
+
+        return pool;
     }
 
+    private bool Usable(NodeConnection connection) =>
+        connection.PendingRead is { IsCompleted: false }
+        && Environment.TickCount64 - connection.Since < (connection.Welcomed ? options.ReusedMaxAge : options.PooledMaxAge).TotalMilliseconds;
+
+    /// <summary>Makes one connection for <paramref name="pool"/> in the background.</summary>
     private async Task FillOneAsync(NodePool pool)
     {
         NodeConnection? made = null;
@@ -427,19 +647,20 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
             pool.Connecting--;
             if (made is not null)
             {
-                if (_stopping)
+                var current = PoolOf(pool.Request);
+                if (_stopping || current.Ready.Count >= options.MaxReadyPerNode)
                 {
                     made.Dispose();
                 }
                 else
                 {
-                    pool.Ready.Push(made);
+                    current.Ready.Push(made);
                 }
             }
         }
     }
 
-    /// <summary>Drops ready connections that aged or closed, shrinks targets that were too big, and keeps nodes in use warm.</summary>
+    /// <summary>Drops ready connections that aged or that the node closed, and pools left empty.</summary>
     private void Expire()
     {
         lock (_lock)
@@ -447,7 +668,6 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
             foreach (var (key, pool) in _pools.ToArray())
             {
                 var kept = new Stack<NodeConnection>();
-                var expired = 0;
                 foreach (var connection in pool.Ready.Reverse())
                 {
                     if (Usable(connection))
@@ -456,22 +676,12 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
                     }
                     else
                     {
-                        expired++;
                         connection.Dispose();
                     }
                 }
 
                 pool.Ready = kept;
-                if (expired > 0 && pool.Target > 1)
-                {
-                    pool.Target--;
-                }
-
-                if (Environment.TickCount64 - pool.LastUsed < options.KeepWarm.TotalMilliseconds)
-                {
-                    Refill(pool);
-                }
-                else if (pool.Ready.Count == 0 && pool.Connecting == 0)
+                if (pool.Ready.Count == 0 && pool.Connecting == 0)
                 {
                     _pools.Remove(key);
                 }
@@ -545,7 +755,7 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
         }
     }
 
-    /// <summary>A node's connections: those ready, how many are on their way, and how many to keep.</summary>
+    /// <summary>A node's connections: those ready, and how many are being made.</summary>
     private sealed class NodePool(KilnAgentRequest request)
     {
         public KilnAgentRequest Request { get; } = request;
@@ -553,10 +763,6 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
         public Stack<NodeConnection> Ready { get; set; } = new();
 
         public int Connecting { get; set; }
-
-        public int Target { get; set; } = 1;
-
-        public long LastUsed { get; set; } = Environment.TickCount64;
 
         public void Clear()
         {
@@ -572,11 +778,21 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
     {
         public SslStream Tls { get; } = tls;
 
-        public long Made { get; } = Environment.TickCount64;
+        /// <summary>When it was made, or last left clean by a client.</summary>
+        public long Since { get; private set; } = Environment.TickCount64;
+
+        /// <summary>True once a client said HELLO on it (the node's session is past its handshake timeout).</summary>
+        public bool Welcomed { get; private set; }
 
         public byte[] Buffer { get; } = new byte[64 * 1024];
 
         public Task<int>? PendingRead { get; set; }
+
+        public void Reused()
+        {
+            Welcomed = true;
+            Since = Environment.TickCount64;
+        }
 
         public void Dispose()
         {
@@ -585,3 +801,4 @@ public sealed class KilnAgent(KilnAgentOptions options, Action<string> log)
         }
     }
 }
+

@@ -10,16 +10,23 @@ public sealed record KilnAgentOptions
     public TimeSpan IdleExit { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// How long a handshaken connection waits in the pool for a client. A node closes a connection that
-    /// sends no HELLO within its handshake timeout (10 s by default), so this stays below it.
+    /// How long a connection made ahead (TLS done, no HELLO yet) waits in the pool for a client. A node
+    /// closes a connection that sends no HELLO within its handshake timeout (10 s by default), so this
+    /// stays below it.
     /// </summary>
     public TimeSpan PooledMaxAge { get; init; } = TimeSpan.FromSeconds(8);
 
-    /// <summary>The most handshaken connections kept ready per node.</summary>
-    public int MaxReadyPerNode { get; init; } = 8;
+    /// <summary>
+    /// How long a connection a client left (HELLO said, SYNC answered) waits in the pool for the next
+    /// one. A node closes a session idle for its idle timeout (60 s by default), so this stays below it.
+    /// </summary>
+    public TimeSpan ReusedMaxAge { get; init; } = TimeSpan.FromSeconds(50);
 
-    /// <summary>Ready connections are made for a node while it had a client this recently.</summary>
-    public TimeSpan KeepWarm { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Longest wait for the node's SYNC when a client left, before the connection is closed instead of kept.</summary>
+    public TimeSpan SyncTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The most connections kept ready per node.</summary>
+    public int MaxReadyPerNode { get; init; } = 8;
 
     /// <summary>Longest wait for a node's TCP connect and TLS handshake: 4 s, as <c>kiln cc</c>'s own.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(4);

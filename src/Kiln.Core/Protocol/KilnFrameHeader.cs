@@ -36,7 +36,7 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
         var flags = (KilnFrameFlags)source[1];
         var length = BinaryPrimitives.ReadUInt32BigEndian(source[4..]);
         header = new KilnFrameHeader(type, flags, (int)Math.Min(length, int.MaxValue));
-        if (type is < KilnFrameType.Hello or > KilnFrameType.Preprocess)
+        if (type is < KilnFrameType.Hello or > KilnFrameType.Sync)
         {
             error = new KilnError(KilnErrorCode.UnknownFrameType, $"unknown frame type 0x{source[0]:x2}; is the peer speaking the Kiln protocol (port 3635)?");
             return false;
@@ -93,6 +93,7 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
         KilnFrameType.Fetch => "FETCH",
         KilnFrameType.Record => "RECORD",
         KilnFrameType.Preprocess => "PREPROCESS",
+        KilnFrameType.Sync => "SYNC",
         _ => $"0x{(byte)type:x2}",
     };
 }

@@ -41,4 +41,11 @@ public enum KilnFrameType : byte
     /// preprocessing); answered as JOB is: RESULT, BUSY or ERROR.
     /// </summary>
     Preprocess = 0x0C,
+
+    /// <summary>
+    /// Both ways: a client asks the node to answer SYNC, with the same payload (at most 64 bytes),
+    /// once every frame before it is answered. The agent (Kiln.Core.Agent) sends it when a client left
+    /// between jobs, to know the connection is clean before it hands it to the next client.
+    /// </summary>
+    Sync = 0x0D,
 }

@@ -37,6 +37,9 @@ public static class KilnProtocol
     /// </summary>
     public const int EagerResultLimit = 256 << 10;
 
+    /// <summary>The largest SYNC payload, either way.</summary>
+    public const int MaxSyncPayload = 64;
+
     /// <summary>True when an ERROR with this code ends the connection (codes below 100).</summary>
     public static bool ClosesConnection(KilnErrorCode code) => (ushort)code < 100;
 
@@ -47,6 +50,7 @@ public static class KilnProtocol
         KilnFrameType.Input => MaxInputChunk,
         KilnFrameType.Lookup or KilnFrameType.Fetch => Hashing.ActionKey.Length,
         KilnFrameType.Record or KilnFrameType.Preprocess => MaxControlFrameLength,
+        KilnFrameType.Sync => MaxSyncPayload,
         _ => -1,
     };
 }

@@ -748,6 +748,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         KilnFrameType.Result => KilnProtocol.MaxFrameLength,
         KilnFrameType.Manifest => KilnManifest.MaxManifestLength,
         KilnFrameType.Welcome or KilnFrameType.Busy or KilnFrameType.Error => 1 << 16,
+        KilnFrameType.Sync => KilnProtocol.MaxSyncPayload,
         _ => -1,
     };
 

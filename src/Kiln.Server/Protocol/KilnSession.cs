@@ -173,6 +173,9 @@ public sealed partial class KilnSession
                 case StepKind.Preprocess:
                     await PreprocessAsync(step.Preprocess!, deadline, cancellationToken).ConfigureAwait(false);
                     break;
+                case StepKind.Sync:
+                    await SendAsync(writer => WriteSync(writer, step.Echo!), deadline, cancellationToken).ConfigureAwait(false);
+                    break;
             }
         }
     }
@@ -190,10 +193,11 @@ public sealed partial class KilnSession
         Fetch,
         Record,
         Preprocess,
+        Sync,
     }
 
     private readonly record struct Step(StepKind Kind, KilnError? Error = null, KilnWelcome? Welcome = null, ActionKey Key = default,
-        KilnManifestEntry? Entry = null, KilnPreprocessJob? Preprocess = null, bool WithResult = false)
+        KilnManifestEntry? Entry = null, KilnPreprocessJob? Preprocess = null, bool WithResult = false, byte[]? Echo = null)
     {
         public static readonly Step Continue = new(StepKind.Continue);
     }
@@ -203,12 +207,12 @@ public sealed partial class KilnSession
         switch (_phase)
         {
             case KilnSessionPhase.AwaitingHello:
-                if (header.Type != KilnFrameType.Hello)
+                return header.Type switch
                 {
-                    return Unexpected(header, "HELLO");
-                }
-
-                return HandleHello(Contiguous(payload));
+                    KilnFrameType.Hello => HandleHello(Contiguous(payload)),
+                    KilnFrameType.Sync => new Step(StepKind.Sync, Echo: payload.ToArray()),
+                    _ => Unexpected(header, "HELLO"),
+                };
 
             case KilnSessionPhase.Idle:
                 return header.Type switch
@@ -216,7 +220,11 @@ public sealed partial class KilnSession
                     KilnFrameType.Job => HandleJob(Contiguous(payload)),
                     KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, header.Flags, Contiguous(payload)),
                     KilnFrameType.Preprocess => HandlePreprocess(Contiguous(payload)),
-                    _ => Unexpected(header, "JOB, LOOKUP, FETCH, RECORD or PREPROCESS"),
+                    // Between jobs a new HELLO starts over: the agent hands a connection it keeps to the
+                    // next client of its user, who says HELLO with its own token (docs/protocol.md, "The agent").
+                    KilnFrameType.Hello => HandleHello(Contiguous(payload)),
+                    KilnFrameType.Sync => new Step(StepKind.Sync, Echo: payload.ToArray()),
+                    _ => Unexpected(header, "JOB, LOOKUP, FETCH, RECORD, PREPROCESS, HELLO or SYNC"),
                 };
 
             default:
@@ -227,6 +235,15 @@ public sealed partial class KilnSession
 
                 return HandleInput(header, payload);
         }
+    }
+
+    /// <summary>SYNC's answer: the same payload back.</summary>
+    private static void WriteSync(IBufferWriter<byte> writer, byte[] echo)
+    {
+        var span = writer.GetSpan(KilnFrameHeader.Size + echo.Length);
+        new KilnFrameHeader(KilnFrameType.Sync, KilnFrameFlags.None, echo.Length).Write(span);
+        echo.CopyTo(span[KilnFrameHeader.Size..]);
+        writer.Advance(KilnFrameHeader.Size + echo.Length);
     }
 
     private static Step Unexpected(KilnFrameHeader header, string expected) =>

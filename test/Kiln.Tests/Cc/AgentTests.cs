@@ -62,7 +62,7 @@ public sealed class AgentTests : IDisposable
     }
 
     [Fact]
-    public async Task A_job_through_the_agent_compiles_and_the_next_client_finds_a_connection_made_ahead()
+    public async Task Clients_one_after_another_share_the_connection_the_first_one_left()
     {
         await using var node = await TestNode.StartAsync();
         var (agent, run, stop, socket) = await StartAgentAsync();
@@ -76,21 +76,116 @@ public sealed class AgentTests : IDisposable
                 Assert.False(reply.Outcome.Object.IsEmpty);
             }
 
-            Assert.Equal((1L, 0L, 1L, 0L), agent.Counts);
+            // The first client waited for a connection; it left between jobs, so the node answered SYNC and
+            // the agent kept the connection.
+            await WaitForAsync(() => agent.Counts.Kept == 1, "the first connection to be kept");
+            Assert.Equal((1L, 0L, 1L, 0L, 1L), agent.Counts);
 
-            // The agent replaced what the first client took; the second is handed that connection.
-            await Task.Delay(500);
-            using (var second = ClientThrough(socket))
+            for (var i = 0; i < 4; i++)
             {
-                var reply = await CompileAsync(second, node, value: 43);
-                Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+                using (var next = ClientThrough(socket))
+                {
+                    var reply = await CompileAsync(next, node, value: 43 + i);
+                    Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+                }
+
+                var expected = i + 2;
+                await WaitForAsync(() => agent.Counts.Kept == expected, $"connection {expected} to be kept");
             }
 
-            Assert.Equal(1L, agent.Counts.Ready);
-            Assert.Equal(2, node.Node.Counters.CompilesOk);
+            // Five jobs, each with its own HELLO, on at most the two connections the agent made (the first
+            // client's, and one made in the background when it took the last).
+            Assert.Equal((5L, 4L, 1L, 0L, 5L), agent.Counts);
+            Assert.Equal(5, node.Node.Counters.CompilesOk);
+            var peers = SecuredNode.AuditLines(node.DataDirectory).Where(e => e.GetProperty("action").GetString() == "job")
+                .Select(e => e.GetProperty("address").GetString()).Distinct().Count();
+            Assert.InRange(peers, 1, 2);
             await stop.CancelAsync();
             Assert.Equal("stopped", await run.WaitAsync(TimeSpan.FromSeconds(30)));
             Assert.False(File.Exists(socket));
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_leaves_with_a_job_under_way_never_hands_its_reply_to_the_next()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (agent, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            // What each of the two sources compiles to, on another node (this one's cache stays empty).
+            byte[] objectOf(RemoteCompileReply reply) => reply.Outcome!.Object.ToArray();
+            await using var reference = await TestNode.StartAsync();
+            using var direct = new KilnProtocolClient();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var one = objectOf(await direct.CompileAsync(ProtocolTestKit.Host(reference), ProtocolTestKit.SmallRequest(value: 1), cts.Token));
+            var two = objectOf(await direct.CompileAsync(ProtocolTestKit.Host(reference), ProtocolTestKit.SmallRequest(value: 2), cts.Token));
+            Assert.NotEqual(one, two);
+
+            // A client sends a whole job for source 1 through the agent and leaves before its reply.
+            var request = new KilnAgentRequest("127.0.0.1", node.Node.KilnEndPoint.Port, node.Fingerprint, null).ToLine()!;
+            var source = ProtocolTestKit.SmallRequest(value: 1).Preprocessed.ToArray();
+            var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, "", "leaver");
+            var job = new KilnJob
+            {
+                InputDigest = Kiln.Core.Hashing.Digest.FromBytes(source),
+                InputSize = source.Length,
+                Language = Kiln.Core.Compile.SourceLanguage.PreprocessedC,
+                Compiler = "gcc",
+                Arguments = ["-O2"],
+                SourceName = "answer.c",
+            };
+            var frames = new byte[hello.FrameLength + job.FrameLength + KilnFrameHeader.Size + source.Length];
+            var at = hello.WriteFrame(frames);
+            at += job.WriteFrame(frames.AsSpan(at));
+            new KilnFrameHeader(KilnFrameType.Input, KilnFrameFlags.Last, source.Length).Write(frames.AsSpan(at));
+            source.CopyTo(frames, at + KilnFrameHeader.Size);
+            using (var leaver = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await leaver.ConnectAsync(new UnixDomainSocketEndPoint(socket));
+                await leaver.SendAsync(request.Concat(frames).ToArray(), SocketFlags.None);
+            }
+
+            // The node still compiles it; its RESULT comes before the SYNC, and goes nowhere.
+            await WaitForAsync(() => agent.Counts.Kept == 1, "the leaver's connection to be kept");
+            await WaitForAsync(() => node.Node.Counters.CompilesOk == 1, "the leaver's job to be compiled");
+
+            // The next client on that connection gets its own job's object.
+            using var next = ClientThrough(socket);
+            var reply = await CompileAsync(next, node, value: 2);
+            Assert.True(reply.Status == RemoteStatus.Completed, reply.Message);
+            Assert.Equal(two, objectOf(reply));
+
+            // On the very connection the leaver's job went by (the agent keeps the latest on top).
+            var peers = SecuredNode.AuditLines(node.DataDirectory).Where(e => e.GetProperty("action").GetString() == "job")
+                .Select(e => e.GetProperty("address").GetString()).ToList();
+            Assert.Equal(2, peers.Count);
+            Assert.Equal(peers[0], peers[1]);
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_leaves_inside_a_frame_takes_the_connection_with_it()
+    {
+        await using var node = await TestNode.StartAsync();
+        var (agent, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            var request = new KilnAgentRequest("127.0.0.1", node.Node.KilnEndPoint.Port, node.Fingerprint, null).ToLine()!;
+            var hello = new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, "", "leaver");
+            var frame = new byte[hello.FrameLength];
+            hello.WriteFrame(frame);
+            using (var leaver = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await leaver.ConnectAsync(new UnixDomainSocketEndPoint(socket));
+                await leaver.SendAsync(request.Concat(frame[..^3]).ToArray(), SocketFlags.None);
+                await WaitForAsync(() => agent.Counts.Served == 1, "the agent to take the client");
+            }
+
+            await Task.Delay(500);
+            Assert.Equal(0L, agent.Counts.Kept);
+            using var next = ClientThrough(socket);
+            Assert.Equal(RemoteStatus.Completed, (await CompileAsync(next, node)).Status);
         }
     }
 
@@ -362,3 +457,5 @@ public sealed class AgentTests : IDisposable
         public void Dispose() => _listener.Stop();
     }
 }
+
+
