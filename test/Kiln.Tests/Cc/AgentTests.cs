@@ -165,6 +165,37 @@ public sealed class AgentTests : IDisposable
     }
 
     [Fact]
+    public async Task A_kept_connection_carries_no_identity_to_the_next_client()
+    {
+        await using var node = await SecuredNode.StartAsync();
+        var (agent, _, stop, socket) = await StartAgentAsync();
+        using (stop)
+        {
+            using (var allowed = ClientThrough(socket, token: node.Execute))
+            {
+                Assert.Equal(RemoteStatus.Completed, (await CompileAsync(allowed, node.Node)).Status);
+            }
+
+            await WaitForAsync(() => agent.Counts.Kept == 1, "the connection to be kept");
+
+            // The next client says HELLO without a token on that connection: the node asks again, and refuses.
+            using (var anonymous = ClientThrough(socket))
+            {
+                var refused = await CompileAsync(anonymous, node.Node, value: 7);
+                Assert.Equal(RemoteStatus.Failed, refused.Status);
+                Assert.Contains("no credentials", refused.Message, StringComparison.Ordinal);
+            }
+
+            // On the connection the first client's job went by.
+            var audit = SecuredNode.AuditLines(node.Node.DataDirectory);
+            var job = Assert.Single(audit, e => e.GetProperty("action").GetString() == "job");
+            var hello = Assert.Single(audit, e => e.GetProperty("action").GetString() == "hello" && e.GetProperty("outcome").GetString() == "refused");
+            Assert.Equal(job.GetProperty("address").GetString(), hello.GetProperty("address").GetString());
+            Assert.Equal(1, node.Node.Node.Counters.CompilesOk);
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_leaves_inside_a_frame_takes_the_connection_with_it()
     {
         await using var node = await TestNode.StartAsync();
