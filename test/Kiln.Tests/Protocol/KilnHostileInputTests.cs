@@ -46,6 +46,46 @@ public sealed class KilnHostileInputTests
     }
 
     [Fact]
+    public async Task SyncIsEchoedBetweenJobsAndRefusedInsideAJobsInput()
+    {
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            // Before HELLO, and after it: the same payload comes back.
+            await peer.SendAsync(Hex("0d 00 0000 00000003 616263"));
+            var early = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Sync, early!.Value.Type);
+            Assert.Equal("abc"u8.ToArray(), early.Value.Payload.ToArray());
+            await peer.SendAsync(RawKilnPeer.Hello());
+            await peer.ReadWelcomeAsync();
+
+            // A second HELLO between jobs starts the session over: WELCOME again.
+            await peer.SendAsync(RawKilnPeer.Hello());
+            await peer.ReadWelcomeAsync();
+            await peer.SendAsync(Hex("0d 00 0000 00000000"));
+            Assert.Equal(KilnFrameType.Sync, (await peer.ReadFrameAsync())!.Value.Type);
+        }
+
+        // Inside a job's input it is no frame boundary the client may use.
+        var error = await ExpectConnectionErrorAsync(node, RawKilnPeer.Hello(), RawKilnPeer.Job("gcc", ["-O2"], 10), Hex("0d 00 0000 00000000"));
+        Assert.Equal(KilnErrorCode.UnexpectedFrame, error.Code);
+
+        // Longer than 64 bytes: refused from the header.
+        await using (var peer = await RawKilnPeer.ConnectAsync(node.Node.KilnEndPoint))
+        {
+            await peer.SendAsync(RawKilnPeer.Hello());
+            await peer.ReadWelcomeAsync();
+            await peer.SendAsync(Hex("0d 00 0000 00000041"));
+            var frame = await peer.ReadFrameAsync();
+            Assert.Equal(KilnFrameType.Error, frame!.Value.Type);
+            Assert.True(KilnError.TryParse(frame.Value.Payload, out var tooLarge, out _));
+            Assert.Equal(KilnErrorCode.FrameTooLarge, tooLarge.Code);
+        }
+
+        await ProtocolTestKit.AssertServesAsync(node);
+    }
+
+    [Fact]
     public async Task HugeLengthIsRefusedBeforeThePayloadArrives()
     {
         await using var node = await TestNode.StartAsync(plaintextLoopback: true);
