@@ -350,7 +350,10 @@ for workload in "${workload_list[@]}"; do
 done
 check "tiny.c: distccd compiled all $((runs + 3)) distcc runs ($tiny_distcc)" "$([ "$tiny_distcc" = "$((runs + 3))" ] && echo yes || echo no)"
 check "tiny.c: every one of the $tiny_expected kiln runs reached the Kiln node ($tiny_kiln jobs; a remote preprocessing that falls back sends a second)" "$([ "$tiny_kiln" -ge "$tiny_expected" ] && echo yes || echo no)"
-check "tiny.c: the node preprocessed the default kiln runs itself ($tiny_here of $((2 * (runs + 3))); the first of a run has no manifest yet)" "$([ "$tiny_here" -ge $((2 * (runs + 3) - 2)) ] && echo yes || echo no)"
+# Every run is a miss (a new header each time): after four in a row, kiln cc's remote direct history
+# asks the node (LOOKUP, which remote preprocessing needs) on 1 run in 8, and preprocesses the rest
+# itself, as distcc does (docs/cache.md). So the node preprocesses some of the default runs, not most.
+check "tiny.c: the node preprocessed some of the default kiln runs itself ($tiny_here of $((2 * (runs + 3))), those whose client asked remote direct mode)" "$([ "$tiny_here" -ge 1 ] && echo yes || echo no)"
 
 # --- report -------------------------------------------------------------------------------------
 cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
@@ -407,9 +410,11 @@ report="$work/benchmarks.md"
     echo "\`hyperfine -N --warmup 3 --runs $runs\`, milliseconds. Overhead = tool − gcc. Each run compiles a new input (a"
     echo "header rewritten before each run declares a fresh name) and kiln's local cache is off, so every kiln"
     echo "run is a remote compile, as every distcc run is. By default (first two kiln rows) the node preprocesses"
-    echo "the new header itself from the file list its manifest kept (remote preprocessing, docs/cache.md:"
-    echo "$tiny_here of the kiln runs were); the last row turns that off (\`KILN_REMOTE_PREPROCESS=0\`), so the"
-    echo "client preprocesses every run, as distcc's does."
+    echo "the new header itself from the file list its manifest kept (remote preprocessing) when the client asks"
+    echo "remote direct mode's LOOKUP; after four misses in a row the client asks on 1 run in 8 and preprocesses"
+    echo "the rest itself, as distcc does (its remote direct history, docs/cache.md): $tiny_here of the kiln runs were"
+    echo "preprocessed on the node. The last row turns remote preprocessing off (\`KILN_REMOTE_PREPROCESS=0\`), so the"
+    echo "client preprocesses every run."
     echo
     echo "| command | mean | median | min | σ | overhead (mean) | overhead (median) |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -30,32 +30,16 @@ public sealed partial class KilnProtocolClient
     /// </summary>
     private SocketException? BeginConnect(HostSpec host)
     {
+        // The first call for a node that goes by a Unix socket connects, to decide; that connect waits
+        // in _connecting for the job.
         if (LocalSocket(host) is { } local)
         {
-            lock (_idleLock)
-            {
-                if (_connecting.ContainsKey(host.Display))
-                {
-                    // The connect that decided the node is local waits there for the job.
-                    return null;
-                }
-            }
-
-            return BeginLocalConnect(host, local);
+            return IsConnecting(host) ? null : BeginLocalConnect(host, local);
         }
 
         if (!host.Plaintext && AgentRoute(host) is { } line)
         {
-            lock (_idleLock)
-            {
-                if (_connecting.ContainsKey(host.Display))
-                {
-                    // The connect that decided the node goes through the agent waits there for the job.
-                    return null;
-                }
-            }
-
-            return BeginAgentConnect(host, line);
+            return IsConnecting(host) ? null : BeginAgentConnect(host, line);
         }
 
         IPAddress[] addresses;
@@ -86,6 +70,15 @@ public sealed partial class KilnProtocolClient
 
         AddConnecting(host, socket);
         return null;
+    }
+
+    /// <summary>True when a connect to <paramref name="host"/> waits for the job.</summary>
+    private bool IsConnecting(HostSpec host)
+    {
+        lock (_idleLock)
+        {
+            return _connecting.ContainsKey(host.Display);
+        }
     }
 
     /// <summary>Keeps a connect under way to <paramref name="host"/> for the job, with the connect timeout's deadline.</summary>

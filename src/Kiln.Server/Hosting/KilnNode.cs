@@ -118,7 +118,7 @@ public sealed class KilnNode : IAsyncDisposable
         if (options.LocalSocket is not null)
         {
             options.KilnProtocol.LocalSocket = new Kiln.Core.Protocol.KilnLocalSocket(
-                listeners.Kiln!.IPEndPoint!.Port, LocalSocketListener.UserId(), Kiln.Core.Protocol.KilnLocalSocket.CurrentNetworkNamespace(), options.LocalSocket);
+                listeners.Kiln!.IPEndPoint!.Port, Kiln.Core.Protocol.UnixPeerCredentials.EffectiveUserId(), Kiln.Core.Protocol.KilnLocalSocket.CurrentNetworkNamespace(), options.LocalSocket);
         }
 
         return new KilnNode(app, options, executor)

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace Kiln.Server.Hosting;
 
@@ -7,7 +6,7 @@ namespace Kiln.Server.Hosting;
 /// Makes ready the place of the node's local socket (<see cref="KilnNodeOptions.LocalSocket"/>): its
 /// directory, the node user's alone, and no stale socket left by a node that was killed.
 /// </summary>
-internal static partial class LocalSocketListener
+internal static class LocalSocketListener
 {
     /// <summary>The most bytes a Unix socket's path may have (sockaddr_un's 108, less the NUL).</summary>
     public const int MaxPathBytes = 107;
@@ -45,9 +44,6 @@ internal static partial class LocalSocketListener
         return null;
     }
 
-    /// <summary>The user the node runs as: what WELCOME tells clients to expect at the socket's other end.</summary>
-    public static uint UserId() => geteuid();
-
     private static bool IsServed(string path)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -61,7 +57,4 @@ internal static partial class LocalSocketListener
             return false;
         }
     }
-
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
 }
