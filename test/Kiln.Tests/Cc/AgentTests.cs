@@ -286,7 +286,7 @@ public sealed class AgentTests : IDisposable
     [Fact]
     public async Task A_ready_connection_the_node_closed_is_not_handed_out()
     {
-        // The node closes a connection without HELLO after 1 s; the agent would keep it 30 s.
+        // The node closes a connection without HELLO after 1 s; the agent would keep one made ahead 30 s.
         await using var node = await TestNode.StartAsync(configure: o => o.KilnProtocol.HandshakeTimeout = TimeSpan.FromSeconds(1));
         var (agent, _, stop, socket) = await StartAgentAsync(new KilnAgentOptions { SocketPath = "", PooledMaxAge = TimeSpan.FromSeconds(30) });
         using (stop)
@@ -296,7 +296,8 @@ public sealed class AgentTests : IDisposable
                 Assert.Equal(RemoteStatus.Completed, (await CompileAsync(first, node)).Status);
             }
 
-            // The one made ahead is closed by the node; the agent sees it (its read ends) and makes others.
+            // The one made ahead when the first client took the last is closed by the node; the agent sees
+            // it (its read ends), and the next client waits for a new one instead.
             await Task.Delay(2500);
             using var second = ClientThrough(socket);
             var reply = await CompileAsync(second, node, value: 7);
@@ -376,32 +377,16 @@ public sealed class AgentTests : IDisposable
 
     // --- the published binary -------------------------------------------------------------------
 
-    private async Task<Tools.Run> KilnCcAsync(TestNode node, string state, Dictionary<string, string?>? extra = null)
+    /// <summary>kiln cc on a new source through <paramref name="node"/>, traced (the agent route leaves the mark <c>agent</c>).</summary>
+    private Task<Tools.Run> KilnCcAsync(TestNode node, string state, Dictionary<string, string?>? extra = null)
     {
-        var name = $"s{_source++}.c";
-        _dir.Write(name, $"int f{_source}(int x) {{ return x * {_source}; }}\n");
-        var environment = new Dictionary<string, string?>
-        {
-            ["KILN_HOSTS"] = node.KilnHost(),
-            ["DISTCC_HOSTS"] = null,
-            ["KILN_DIR"] = state,
-            ["KILN_FALLBACK"] = "0",
-            ["KILN_CACHE_SIZE"] = "0",
-            ["KILN_AGENT"] = null,
-            ["KILN_AGENT_IDLE"] = "60",
-            ["KILN_TRACE"] = "1",
-            ["LC_ALL"] = "C",
-        };
+        var environment = new Dictionary<string, string?> { ["KILN_AGENT_IDLE"] = "60", ["KILN_TRACE"] = "1" };
         foreach (var (key, value) in extra ?? [])
         {
             environment[key] = value;
         }
 
-        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-O2", "-c", name, "-o", "out.o"], _dir.Path, environment, TimeSpan.FromMinutes(2));
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        var reference = await Tools.RunAsync("gcc", ["-O2", "-c", name, "-o", "ref.o"], _dir.Path);
-        Assert.Equal(await File.ReadAllBytesAsync(_dir.Combine("ref.o")), await File.ReadAllBytesAsync(_dir.Combine("out.o")));
-        return run;
+        return NewSourceCompile.RunAsync(_dir, 1000 + _source++, node, state, environment);
     }
 
     private static bool Served(string socket)

@@ -23,32 +23,8 @@ public sealed class LocalSocketTests : IDisposable
         TestNode.StartAsync(configure: o => o.LocalSocket = KilnNodeOptions.DefaultLocalSocket(o.DataDirectory));
 
     /// <summary>Compiles a new source (a new action, so the node compiles it) and returns the run, checked against gcc.</summary>
-    private async Task<Tools.Run> CompileNewAsync(TestNode node, string state, Dictionary<string, string?>? extra = null)
-    {
-        var name = $"s{_source++}.c";
-        _dir.Write(name, $"int f{_source}(int x) {{ return x * {_source}; }}\n");
-        var environment = new Dictionary<string, string?>
-        {
-            ["KILN_HOSTS"] = node.KilnHost(),
-            ["DISTCC_HOSTS"] = null,
-            ["KILN_DIR"] = state,
-            ["KILN_FALLBACK"] = "0",
-            ["KILN_CACHE_SIZE"] = "0",
-            ["KILN_LOCAL_SOCKET"] = null,
-            ["LC_ALL"] = "C",
-        };
-        foreach (var (key, value) in extra ?? [])
-        {
-            environment[key] = value;
-        }
-
-        var run = await Tools.RunAsync(Tools.KilnBinary, ["cc", "gcc", "-O2", "-c", name, "-o", "out.o"], _dir.Path, environment, TimeSpan.FromMinutes(2));
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        var reference = await Tools.RunAsync("gcc", ["-O2", "-c", name, "-o", "ref.o"], _dir.Path);
-        Assert.True(reference.ExitCode == 0, reference.Stderr);
-        Assert.Equal(await File.ReadAllBytesAsync(_dir.Combine("ref.o")), await File.ReadAllBytesAsync(_dir.Combine("out.o")));
-        return run;
-    }
+    private Task<Tools.Run> CompileNewAsync(TestNode node, string state, Dictionary<string, string?>? extra = null) =>
+        NewSourceCompile.RunAsync(_dir, ++_source, node, state, extra);
 
     /// <summary>The peer of the node's <paramref name="count"/>-th job in its audit log (waiting for it).</summary>
     private static async Task<string> JobPeerAsync(TestNode node, int count)
