@@ -221,6 +221,35 @@ public sealed class AgentTests : IDisposable
     }
 
     [Fact]
+    public async Task An_agent_that_dies_under_a_job_makes_it_busy_and_the_client_goes_by_itself()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        // An agent that takes the request and the job, then dies without a word.
+        var socket = _dir.Combine("dying.sock");
+        using var dying = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        dying.Bind(new UnixDomainSocketEndPoint(socket));
+        dying.Listen(4);
+        var dies = Task.Run(async () =>
+        {
+            using var accepted = await dying.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var buffer = new byte[4096];
+            _ = await accepted.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(30));
+        });
+
+        using var client = ClientThrough(socket);
+        var reply = await CompileAsync(client, node);
+        await dies;
+        Assert.Equal(RemoteStatus.Busy, reply.Status);
+        Assert.Contains("the kiln agent closed the connection", reply.Message, StringComparison.Ordinal);
+
+        // The same process then reaches the node by TLS itself.
+        var next = await CompileAsync(client, node, value: 9);
+        Assert.True(next.Status == RemoteStatus.Completed, next.Message);
+        Assert.Equal(1, node.Node.Counters.CompilesOk);
+    }
+
+    [Fact]
     public async Task A_fingerprint_the_node_does_not_present_is_refused_and_nothing_is_sent()
     {
         await using var node = await TestNode.StartAsync();
