@@ -73,9 +73,9 @@ internal static class AgentCommand
         }
 
         socket = Path.GetFullPath(socket);
-        if (System.Text.Encoding.UTF8.GetByteCount(socket) > 107)
+        if (!Kiln.Core.Protocol.UnixSocketPath.Fits(socket))
         {
-            Console.Error.WriteLine($"kiln agent: {socket} is longer than a Unix socket's 107 bytes (give --socket a shorter path)");
+            Console.Error.WriteLine($"kiln agent: {socket} is longer than a Unix socket's {Kiln.Core.Protocol.UnixSocketPath.MaxBytes} bytes (give --socket a shorter path)");
             return 2;
         }
 
@@ -88,9 +88,7 @@ internal static class AgentCommand
     {
         try
         {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // Also when it was there before: only this user (and root) may connect.
-            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Kiln.Core.Protocol.UnixSocketPath.CreatePrivateDirectory(directory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

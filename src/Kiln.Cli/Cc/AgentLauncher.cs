@@ -28,26 +28,32 @@ internal static class AgentLauncher
 
         var state = CcSettings.StateDirectoryFrom(variable);
         var socket = Path.GetFullPath(SocketPath(state));
-        return System.Text.Encoding.UTF8.GetByteCount(socket) > 107 ? null : new KilnAgentRoute(socket, () => Start(socket, variable("KILN_AGENT_IDLE")));
+        return !UnixSocketPath.Fits(socket) ? null : new KilnAgentRoute(socket, () => Start(socket, variable("KILN_AGENT_IDLE")));
     }
 
     /// <summary>Starts <c>kiln-full agent</c> detached, unless a start was tried in the last 10 s.</summary>
     private static void Start(string socket, string? idle)
     {
         var directory = Path.GetDirectoryName(socket)!;
+        var started = Path.Combine(directory, "started");
         try
         {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // The cheap checks first: a build whose agent will not start pays one stat per compile.
+            if (PeriodMarker.IsFresh(started, s_startPeriod) || FullProgram.PathOf() is not { } program)
+            {
+                return;
+            }
+
+            UnixSocketPath.CreatePrivateDirectory(directory);
+            if (!PeriodMarker.TryClaim(started, s_startPeriod, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)))
+            {
+                return;
+            }
+
             var log = Path.Combine(directory, "agent.log");
             if (new FileInfo(log) is { Exists: true, Length: > 1 << 20 })
             {
                 File.Delete(log);
-            }
-
-            if (FullProgram.PathOf() is not { } program
-                || !PeriodMarker.TryClaim(Path.Combine(directory, "started"), s_startPeriod, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)))
-            {
-                return;
             }
 
             List<string> arguments = ["agent", "--socket", socket];

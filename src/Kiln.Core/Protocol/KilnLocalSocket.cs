@@ -32,7 +32,7 @@ public sealed record KilnLocalSocket(int Port, uint UserId, ulong NetworkNamespa
             || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535
             || !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var uid)
             || !ulong.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var netns)
-            || !parts[3].StartsWith('/') || parts[3].Length > 107 || parts[3].Contains('\0'))
+            || !parts[3].StartsWith('/') || parts[3].Length > UnixSocketPath.MaxBytes || parts[3].Contains('\0'))
         {
             return false;
         }

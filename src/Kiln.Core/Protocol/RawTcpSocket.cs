@@ -102,7 +102,7 @@ internal sealed partial class RawTcpSocket : IDisposable
         Span<byte> sockaddr = stackalloc byte[110];
         sockaddr.Clear();
         var length = System.Text.Encoding.UTF8.GetBytes(path, sockaddr[2..^1]);
-        if (length == 0 || length > 107)
+        if (length == 0 || length > UnixSocketPath.MaxBytes)
         {
             throw new SocketException((int)SocketError.AddressNotAvailable);
         }

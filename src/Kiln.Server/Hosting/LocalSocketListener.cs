@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Kiln.Core.Protocol;
 
 namespace Kiln.Server.Hosting;
 
@@ -8,23 +9,18 @@ namespace Kiln.Server.Hosting;
 /// </summary>
 internal static class LocalSocketListener
 {
-    /// <summary>The most bytes a Unix socket's path may have (sockaddr_un's 108, less the NUL).</summary>
-    public const int MaxPathBytes = 107;
-
     /// <summary>Readies <paramref name="path"/>; returns why the node cannot listen there, or null.</summary>
     public static string? Prepare(string path)
     {
-        if (System.Text.Encoding.UTF8.GetByteCount(path) > MaxPathBytes)
+        if (!UnixSocketPath.Fits(path))
         {
-            return $"{path} is longer than a Unix socket's {MaxPathBytes} bytes (give --local-socket a shorter path)";
+            return $"{path} is longer than a Unix socket's {UnixSocketPath.MaxBytes} bytes (give --local-socket a shorter path)";
         }
 
         var directory = Path.GetDirectoryName(path)!;
         try
         {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // Also when it was there before: only this user (and root) may connect.
-            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            UnixSocketPath.CreatePrivateDirectory(directory);
             if (File.Exists(path))
             {
                 if (IsServed(path))
