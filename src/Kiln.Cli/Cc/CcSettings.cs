@@ -99,6 +99,13 @@ internal sealed class CcSettings
     public bool RemotePreprocess { get; init; }
 
     /// <summary>
+    /// KILN_JOB_AHEAD (on unless 0; off for settings built in code): send a compile's JOB to a node that
+    /// takes it before preprocessing here, so the node starts the compiler meanwhile (docs/protocol.md,
+    /// "JOB ahead").
+    /// </summary>
+    public bool JobAhead { get; init; }
+
+    /// <summary>
     /// KILN_DIGEST_CACHE (on unless 0; off for settings built in code): keep the digests of the
     /// headers direct mode hashes in KILN_DIR/file-digests, keyed by inode and times, so the next
     /// lookup stats them instead of reading them (<see cref="LocalCache.DigestCache"/>).
@@ -167,6 +174,7 @@ internal sealed class CcSettings
             Fallback = variable("KILN_FALLBACK") != "0",
             RemoteDirect = variable("KILN_REMOTE_DIRECT") != "0",
             RemotePreprocess = variable("KILN_REMOTE_PREPROCESS") != "0",
+            JobAhead = variable("KILN_JOB_AHEAD") != "0",
             DigestCache = variable("KILN_DIGEST_CACHE") != "0",
             Verbose = variable("KILN_VERBOSE") is { Length: > 0 } v && v != "0",
             BackoffPeriod = backoff,

@@ -116,9 +116,12 @@ internal sealed partial class CompileDriver
         }
 
         // The local cache by ActionKey needs the preprocessor here; when a node is about to preprocess
-        // the compile itself (remote preprocessing), that would undo the point, so it is skipped.
-        if (_remoteSources is null)
+        // the compile itself (remote preprocessing), that would undo the point, so it is skipped. With a
+        // node to send to, it waits for the host's choice: the JOB goes ahead of the preprocessor.
+        var lookUpPreprocessed = _remoteSources is null && local.Cache is not null;
+        if (lookUpPreprocessed && !hosts.Any(h => h.Kind != HostKind.Local))
         {
+            lookUpPreprocessed = false;
             local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "local-cache");
             if (local.ExitCode is { } answered)
@@ -126,6 +129,7 @@ internal sealed partial class CompileDriver
                 return answered;
             }
         }
+
         var random = new Random(_settings.Seed);
         var deadline = Deadline();
         var busy = new List<HostSpec>();
@@ -152,6 +156,16 @@ internal sealed partial class CompileDriver
 
             if (host.Kind == HostKind.Local)
             {
+                if (lookUpPreprocessed)
+                {
+                    lookUpPreprocessed = false;
+                    local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
+                    if (local.ExitCode is { } answered)
+                    {
+                        return answered;
+                    }
+                }
+
                 Verbose($"kiln: {command.Source} compiled on localhost (slot {lease.Slot})");
                 _decisions.LocalSlot(command.Source, lease.Slot);
                 return await CompileHereAsync(command, compilerPath, arguments, local, cancellationToken).ConfigureAwait(false);
@@ -172,19 +186,38 @@ internal sealed partial class CompileDriver
                 continue;
             }
 
+            var sentAhead = false;
             if (preprocessed is null)
             {
-                // The connection is made while the preprocessor runs, as distcc's client does.
+                // The connection is made while the preprocessor runs, as distcc's client does; to a node
+                // that takes it, the JOB goes too, and the node starts the compiler meanwhile.
                 _clients(host).Prepare(host);
+                sentAhead = SendAhead(command, host);
                 using var cppSlot = await slots.AcquireLocalAsync("cpp", list.LocalSlotsCpp, Deadline(), _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
-                preprocessed = await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console, cancellationToken)
-                    .ConfigureAwait(false);
+                if (lookUpPreprocessed)
+                {
+                    lookUpPreprocessed = false;
+                    local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
+                    PhaseTrace.Mark("cc", "local-cache");
+                    if (local.ExitCode is { } answered)
+                    {
+                        // The local cache had it, or the preprocessor failed (and said so).
+                        AbandonAhead(host, sentAhead);
+                        return answered;
+                    }
+
+                    key = local.Key;
+                }
+
+                preprocessed = local.Preprocessed ?? await LocalCompiler.CaptureAsync(compilerPath, command.PreprocessArguments(), _settings.WorkingDirectory, _console,
+                    cancellationToken).ConfigureAwait(false);
             }
 
             var cpp = preprocessed.Value;
             PhaseTrace.Mark("cc", "preprocessed");
             if (cpp.ExitCode != 0)
             {
+                AbandonAhead(host, sentAhead);
                 // The full compile would stop at the same point with the same words.
                 Verbose($"kiln: {command.Source} failed to preprocess here (exit {cpp.ExitCode})");
                 _decisions.PreprocessFailed(command.Source, cpp.ExitCode);
@@ -252,7 +285,40 @@ internal sealed partial class CompileDriver
             ReportFailure(host, failure);
         }
 
+        if (lookUpPreprocessed && _settings.Fallback)
+        {
+            // Compiled here after all: the local cache may have it, and keeps what this compile makes.
+            local = await LookUpPreprocessedAsync(command, compilerPath, local, cancellationToken).ConfigureAwait(false);
+            if (local.ExitCode is { } answered)
+            {
+                return answered;
+            }
+        }
+
         return await NoNodeAsync(command, compilerPath, arguments, reason, local, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends the compile's JOB to <paramref name="host"/> ahead of its input when the node takes that (its
+    /// facts say <c>ahead=1</c>) and KILN_JOB_AHEAD allows; true when sent.
+    /// </summary>
+    private bool SendAhead(CompileCommand command, HostSpec host)
+    {
+        if (!_settings.JobAhead || FactsOf(host)?.TakesJobsAhead != true)
+        {
+            return false;
+        }
+
+        return _clients(host).SendAhead(host, Request(command, ReadOnlyMemory<byte>.Empty, new CompileKey(ActionKey.None, Digest.Empty)));
+    }
+
+    /// <summary>Takes back a JOB sent ahead when the compile will not send its input after all.</summary>
+    private void AbandonAhead(HostSpec host, bool sentAhead)
+    {
+        if (sentAhead)
+        {
+            _clients(host).Abandon(host);
+        }
     }
 
     private long Deadline() => Environment.TickCount64 + (long)_settings.SlotWait.TotalMilliseconds;

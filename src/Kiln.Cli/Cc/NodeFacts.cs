@@ -43,6 +43,12 @@ internal sealed class NodeFacts
     /// </summary>
     public bool KeepsManifests => !(Attributes.TryGetValue(CacheAttribute, out var cache) && cache == "0");
 
+    /// <summary>
+    /// True when the node said it takes JOB ahead of its input (<c>ahead=1</c>), so a compile may send
+    /// its JOB before it preprocesses, before that connection's WELCOME.
+    /// </summary>
+    public bool TakesJobsAhead => Attributes.TryGetValue("ahead", out var ahead) && ahead == "1";
+
     /// <summary>The attribute that says whether a node has a result cache (and manifests): <c>1</c> or <c>0</c>.</summary>
     public const string CacheAttribute = "cache";
 

@@ -34,4 +34,12 @@ public enum KilnCapabilities : uint
     /// at the client's own path inside it.
     /// </summary>
     RemotePreprocess = 1u << 4,
+
+    /// <summary>
+    /// Server: takes JOB flagged <see cref="KilnFrameFlags.Ahead"/>, before its input exists, and may
+    /// start the compiler then, so its start overlaps the client's preprocessor. Clients learn it from
+    /// an earlier WELCOME (the <c>ahead=1</c> attribute, kept with the node's facts), since the JOB goes
+    /// out before this connection's WELCOME comes.
+    /// </summary>
+    JobAhead = 1u << 5,
 }

@@ -50,7 +50,8 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
 
         var allowedFlags = type switch
         {
-            KilnFrameType.Input => KilnFrameFlags.Last,
+            KilnFrameType.Input => KilnFrameFlags.Last | KilnFrameFlags.Abandon,
+            KilnFrameType.Job => KilnFrameFlags.Ahead,
             KilnFrameType.Result => KilnFrameFlags.FromCache,
             KilnFrameType.Lookup or KilnFrameType.Manifest => KilnFrameFlags.WithResult,
             _ => KilnFrameFlags.None,
@@ -58,6 +59,12 @@ public readonly record struct KilnFrameHeader(KilnFrameType Type, KilnFrameFlags
         if ((flags & ~allowedFlags) != 0)
         {
             error = new KilnError(KilnErrorCode.MalformedFrame, $"{Name(type)} frame has unknown flags 0x{source[1]:x2}");
+            return false;
+        }
+
+        if ((flags & (KilnFrameFlags.Abandon | KilnFrameFlags.Last)) == KilnFrameFlags.Abandon)
+        {
+            error = new KilnError(KilnErrorCode.MalformedFrame, "INPUT frame flagged ABANDON without LAST");
             return false;
         }
 

@@ -18,8 +18,14 @@ public sealed record KilnJob
     /// <summary>The SHA-256 of the input, or null when the client did not hash it. Its size is <see cref="InputSize"/>.</summary>
     public Digest? InputDigest { get; init; }
 
-    /// <summary>Bytes of input that follow in INPUT frames.</summary>
+    /// <summary>Bytes of input that follow in INPUT frames (0, and not yet known, for a job sent <see cref="Ahead"/>).</summary>
     public required long InputSize { get; init; }
+
+    /// <summary>
+    /// Sent ahead of its input (<see cref="KilnFrameFlags.Ahead"/>): no key, no digest, size 0; the
+    /// INPUT frames up to LAST are the input, however long, within the node's limit.
+    /// </summary>
+    public bool Ahead { get; init; }
 
     /// <summary>The language of the input (a preprocessed language for compiles).</summary>
     public required SourceLanguage Language { get; init; }
@@ -57,6 +63,11 @@ public sealed record KilnJob
         if (InputSize < 0 || (InputDigest is { } d && d.Size != InputSize))
         {
             return "the input digest's size differs from the input size";
+        }
+
+        if (Ahead && (InputSize != 0 || InputDigest is not null || !ActionKey.IsNone))
+        {
+            return "a job sent ahead of its input names no key, digest or size";
         }
 
         if (PayloadLength > KilnProtocol.MaxControlFrameLength)
@@ -103,7 +114,7 @@ public sealed record KilnJob
     public int WriteFrame(Span<byte> destination)
     {
         var length = PayloadLength;
-        new KilnFrameHeader(KilnFrameType.Job, KilnFrameFlags.None, length).Write(destination);
+        new KilnFrameHeader(KilnFrameType.Job, Ahead ? KilnFrameFlags.Ahead : KilnFrameFlags.None, length).Write(destination);
         var w = new KilnPayloadWriter(destination.Slice(KilnFrameHeader.Size, length));
         ActionKey.WriteTo(w.Reserve(ActionKey.Length));
         var hash = w.Reserve(Digest.HashLength);
@@ -140,9 +151,11 @@ public sealed record KilnJob
     /// <summary>Writes the frame to a buffer writer.</summary>
     public void WriteFrame(IBufferWriter<byte> writer) => writer.Advance(WriteFrame(writer.GetSpan(FrameLength)));
 
-    /// <summary>Parses a JOB payload.</summary>
-    public static bool TryParse(ReadOnlyMemory<byte> payload, [NotNullWhen(true)] out KilnJob? job, [NotNullWhen(false)] out KilnError? error)
+    /// <summary>Parses a JOB payload; <paramref name="flags"/> are its header's (<see cref="KilnFrameFlags.Ahead"/>).</summary>
+    public static bool TryParse(ReadOnlyMemory<byte> payload, [NotNullWhen(true)] out KilnJob? job, [NotNullWhen(false)] out KilnError? error,
+        KilnFrameFlags flags = KilnFrameFlags.None)
     {
+        var ahead = (flags & KilnFrameFlags.Ahead) != 0;
         job = null;
         var r = new KilnPayloadReader(payload, "JOB");
         var keyBytes = r.Bytes(ActionKey.Length, "action key");
@@ -180,6 +193,11 @@ public sealed record KilnJob
             r.Fail($"input size {size} is not a valid size");
         }
 
+        if (r.Error is null && ahead && (size != 0 || hash is not null || !key.IsNone))
+        {
+            r.Fail("a JOB flagged AHEAD names no action key, input digest or input size (all zero)");
+        }
+
         if (r.Error is null && language > (byte)SourceLanguage.PreprocessedCxx)
         {
             r.Fail($"language {language} is not a language of protocol version 1");
@@ -196,6 +214,7 @@ public sealed record KilnJob
             ActionKey = key,
             InputDigest = hash is null ? null : Digest.FromHash(hash, (long)size),
             InputSize = (long)size,
+            Ahead = ahead,
             Language = (SourceLanguage)language,
             Compiler = compiler,
             Arguments = arguments,

@@ -355,17 +355,25 @@ public sealed partial class KilnProtocolClient
         return (header.Type, header.Flags, payload);
     }
 
-    /// <summary>HELLO (when <paramref name="hello"/>), JOB and every INPUT frame, as buffers for one gathered send; the input is sent from where it lies.</summary>
-    private List<ArraySegment<byte>> JobFrames(bool hello, KilnJob job, ReadOnlyMemory<byte> input)
+    /// <summary>
+    /// HELLO (when <paramref name="hello"/>), JOB (unless null: sent ahead already) and every INPUT
+    /// frame, as buffers for one gathered send; the input is sent from where it lies.
+    /// </summary>
+    private List<ArraySegment<byte>> JobFrames(bool hello, KilnJob? job, ReadOnlyMemory<byte> input)
     {
         var chunkSize = Math.Clamp(_options.ChunkSize, 1, KilnProtocol.MaxInputChunk);
         var chunks = input.Length == 0 ? 1 : (input.Length + chunkSize - 1) / chunkSize;
         var helloFrame = hello ? new KilnHello(KilnProtocol.MinVersion, KilnProtocol.Version, KilnCapabilities.ResultOrigin, _options.Token, _options.ClientName) : null;
-        var control = new byte[(helloFrame?.FrameLength ?? 0) + job.FrameLength + (chunks * KilnFrameHeader.Size)];
+        var control = new byte[(helloFrame?.FrameLength ?? 0) + (job?.FrameLength ?? 0) + (chunks * KilnFrameHeader.Size)];
         var position = helloFrame?.WriteFrame(control) ?? 0;
-        position += job.WriteFrame(control.AsSpan(position));
+        position += job?.WriteFrame(control.AsSpan(position)) ?? 0;
         var body = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(input, out var segment) ? segment : new ArraySegment<byte>(input.ToArray());
-        var frames = new List<ArraySegment<byte>>((2 * chunks) + 1) { new(control, 0, position) };
+        var frames = new List<ArraySegment<byte>>((2 * chunks) + 1);
+        if (position > 0)
+        {
+            frames.Add(new(control, 0, position));
+        }
+
         for (var i = 0; i < chunks; i++)
         {
             var offset = i * chunkSize;

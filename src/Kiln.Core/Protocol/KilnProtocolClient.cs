@@ -303,7 +303,8 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
 
         if (Synchronous(host))
         {
-            return await CompileSynchronouslyAsync(host, node, job, input, cancellationToken).ConfigureAwait(false);
+            return await CompileAheadAsync(host, node, job, input, cancellationToken).ConfigureAwait(false)
+                ?? await CompileSynchronouslyAsync(host, node, job, input, cancellationToken).ConfigureAwait(false);
         }
 
         if (await AwaitPreparedAsync(node, cancellationToken).ConfigureAwait(false) is { } unreachable)
@@ -346,9 +347,10 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
     }
 
     /// <summary>CompileAsync on the synchronous way (KilnProtocolClient.Synchronous.cs): an idle or begun connection, else a new one.</summary>
-    private async Task<RemoteCompileReply> CompileSynchronouslyAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    private async Task<RemoteCompileReply> CompileSynchronouslyAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken,
+        bool reuse = true)
     {
-        if (TakeIdle(node) is { } pooled)
+        if (reuse && TakeIdle(node) is { } pooled)
         {
             var reused = await ExchangeSynchronouslyAsync(pooled, node, job, input, cancellationToken).ConfigureAwait(false);
 
@@ -877,6 +879,12 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             }
 
             _connecting.Clear();
+            foreach (var (connection, _) in _sentAhead.Values)
+            {
+                connection.Dispose();
+            }
+
+            _sentAhead.Clear();
         }
     }
 }

@@ -79,4 +79,18 @@ public interface IRemoteCompileClient
     void Prepare(HostSpec host)
     {
     }
+
+    /// <summary>
+    /// Sends <paramref name="job"/> (its <see cref="RemoteCompileRequest.Preprocessed"/> not made yet)
+    /// ahead of its input, so the node can start the compiler while the caller preprocesses. True when
+    /// sent: the next <see cref="CompileAsync"/> to the host then sends only the input, and the caller
+    /// calls it or <see cref="Abandon"/>. False (the default) when the client or host cannot: the job is
+    /// sent whole as usual.
+    /// </summary>
+    bool SendAhead(HostSpec host, RemoteCompileRequest job) => false;
+
+    /// <summary>Takes back a job <see cref="SendAhead"/> sent: the node stops whatever it started for it.</summary>
+    void Abandon(HostSpec host)
+    {
+    }
 }

@@ -79,6 +79,15 @@ public sealed class JobLedger
         return live;
     }
 
+    /// <summary>Drops a job begun with <see cref="Begin"/> that ran nothing and will be recorded by another <see cref="Begin"/>.</summary>
+    public void Forget(LiveJob? live)
+    {
+        if (live is not null && _running.TryRemove(live.Id, out _))
+        {
+            Interlocked.Increment(ref _changes);
+        }
+    }
+
     /// <summary>Records how a job begun with <see cref="Begin"/> ended.</summary>
     public void Finish(LiveJob? live, CompileResult result)
     {

@@ -37,7 +37,8 @@ public sealed class LiveJob
 
     internal string ActionKey { get; }
 
-    internal long BytesIn { get; }
+    /// <summary>Input bytes: known when the job arrives, or when its input ends for a job sent ahead of it.</summary>
+    internal long BytesIn { get; set; }
 
     internal long StartedMs { get; }
 

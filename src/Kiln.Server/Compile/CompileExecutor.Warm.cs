@@ -132,7 +132,7 @@ public sealed partial class CompileExecutor : IDisposable
     /// was told to go, so nothing ran and the caller starts the job cold in the same directory.
     /// </summary>
     private async Task<ProcessRun?> RunWarmAsync(WarmSandbox warm, string compiler, List<string> arguments, IReadOnlyDictionary<string, string> locale,
-        LiveJob? live, CancellationToken cancellationToken)
+        LiveJob? live, CancellationToken cancellationToken, AheadCompile? ahead = null)
     {
         var script = JobSandbox.RunFile(compiler, arguments, LocaleOf(locale));
         if (script is null)
@@ -149,7 +149,15 @@ public sealed partial class CompileExecutor : IDisposable
             var input = process.StandardInput.BaseStream;
             input.Write("\n"u8);
             input.Flush();
-            input.Close();
+            if (ahead is null)
+            {
+                input.Close();
+            }
+            else
+            {
+                // dash read its line a byte at a time, so the compiler it execs reads the rest: the input.
+                _ = FeedAsync(input, ahead);
+            }
         }
         catch (IOException)
         {

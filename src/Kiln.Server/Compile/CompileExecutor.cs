@@ -156,32 +156,10 @@ public sealed partial class CompileExecutor
                 Refill();
             }
 
-            if (run.Refusal is not null)
-            {
-                Counters.Abandoned();
-                finished = true;
-                return run.Refusal.Value;
-            }
-
-            ReadOnlyMemory<byte> obj = ReadOnlyMemory<byte>.Empty;
-            if (run.ExitCode == 0 && File.Exists(outputPath))
-            {
-                var length = new FileInfo(outputPath).Length;
-                if (length > _options.MaxOutputBytes)
-                {
-                    Counters.Abandoned();
-                    finished = true;
-                    return CompileResult.Refused(RefusalKind.TooLarge, $"object file of {length} bytes exceeds the node's limit of {_options.MaxOutputBytes}");
-                }
-
-                obj = File.ReadAllBytes(outputPath);
-            }
-
-            PhaseTrace.Mark("executor", traceJob, "object-read", traceStart);
-            var outcome = new CompileOutcome { ExitCode = run.ExitCode, Stdout = run.Stdout, Stderr = run.Stderr, Object = obj };
-            Counters.Finished(run.ExitCode, job.Input.Length, obj.Length + run.Stdout.Length + run.Stderr.Length);
             finished = true;
-            return CompileResult.Of(outcome);
+            var answer = Outcome(run, outputPath, job.Input.Length);
+            PhaseTrace.Mark("executor", traceJob, "object-read", traceStart);
+            return answer;
         }
         catch (IOException e)
         {
@@ -204,6 +182,36 @@ public sealed partial class CompileExecutor
             Release(jobDir);
             PhaseTrace.Mark("executor", traceJob, "cleaned-up", traceStart);
         }
+    }
+
+    /// <summary>
+    /// What a finished compiler run answers: its outputs and the object it wrote at
+    /// <paramref name="outputPath"/>, or a refusal (a limit met, an object over the cap). Counts the job.
+    /// </summary>
+    private CompileResult Outcome(ProcessRun run, string outputPath, long inputLength)
+    {
+        if (run.Refusal is not null)
+        {
+            Counters.Abandoned();
+            return run.Refusal.Value;
+        }
+
+        ReadOnlyMemory<byte> obj = ReadOnlyMemory<byte>.Empty;
+        if (run.ExitCode == 0 && File.Exists(outputPath))
+        {
+            var length = new FileInfo(outputPath).Length;
+            if (length > _options.MaxOutputBytes)
+            {
+                Counters.Abandoned();
+                return CompileResult.Refused(RefusalKind.TooLarge, $"object file of {length} bytes exceeds the node's limit of {_options.MaxOutputBytes}");
+            }
+
+            obj = File.ReadAllBytes(outputPath);
+        }
+
+        var outcome = new CompileOutcome { ExitCode = run.ExitCode, Stdout = run.Stdout, Stderr = run.Stderr, Object = obj };
+        Counters.Finished(run.ExitCode, inputLength, obj.Length + run.Stdout.Length + run.Stderr.Length);
+        return CompileResult.Of(outcome);
     }
 
     /// <summary>
@@ -268,7 +276,7 @@ public sealed partial class CompileExecutor
 
     private async Task<ProcessRun> RunAsync(
         string compiler, List<string> arguments, string workingDirectory, string jobDirectory, IReadOnlyDictionary<string, string> locale, LiveJob? live,
-        CancellationToken cancellationToken, IReadOnlyList<string>? view = null, KeyValuePair<string, string>? variable = null)
+        CancellationToken cancellationToken, IReadOnlyList<string>? view = null, KeyValuePair<string, string>? variable = null, AheadCompile? ahead = null)
     {
         var (program, commandLine) = _sandbox.Command(compiler, arguments, workingDirectory, jobDirectory, view);
 
@@ -296,7 +304,15 @@ public sealed partial class CompileExecutor
         }
 
         using var started = process;
-        process.StandardInput.Close();
+        if (ahead is null)
+        {
+            process.StandardInput.Close();
+        }
+        else
+        {
+            _ = FeedAsync(process.StandardInput.BaseStream, ahead);
+        }
+
         return await WaitAsync(process, live, cancellationToken).ConfigureAwait(false);
     }
 

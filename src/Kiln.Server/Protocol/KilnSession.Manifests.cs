@@ -55,7 +55,7 @@ public sealed partial class KilnSession
 
     /// <summary>Remembers a success this connection answered, so a RECORD right after it can name it.</summary>
     private void Answered(KilnJob job, ActionKey nodeKey, CompileOutcome outcome) =>
-        _lastAnswered = outcome.ExitCode == 0 && !job.ActionKey.IsNone && !nodeKey.IsNone ? (job.ActionKey, nodeKey) : null;
+        _lastAnswered = outcome.ExitCode == 0 && (!job.ActionKey.IsNone || job.Ahead) && !nodeKey.IsNone ? (job.ActionKey, nodeKey) : null;
 
     /// <summary>
     /// MANIFEST for <paramref name="manifestKey"/>; asked <paramref name="withResult"/>, the newest
@@ -100,14 +100,16 @@ public sealed partial class KilnSession
     }
 
     /// <summary>
-    /// Stores the entry when it names the job this connection just answered (its client key); any other
+    /// Stores the entry when it names the job this connection just answered (its client key, when the JOB named one); any other
     /// RECORD is dropped without a word, as the client does not wait for an answer.
     /// </summary>
     private async Task RecordAsync(ActionKey manifestKey, KilnManifestEntry entry)
     {
         var last = _lastAnswered;
         _lastAnswered = null;
-        if (_cache is null || last is not { } answered || answered.Client != entry.ClientKey)
+        // A job sent ahead of its input named no key (the client had none yet): the RECORD that follows
+        // its answer names the client's, and stands for that job.
+        if (_cache is null || last is not { } answered || (!answered.Client.IsNone && answered.Client != entry.ClientKey))
         {
             LogManifestDropped(_logger, _client, manifestKey.Hex);
             return;

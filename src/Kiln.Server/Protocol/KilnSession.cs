@@ -51,6 +51,10 @@ public sealed partial class KilnSession
     private string _client;
     private string _user = "";
     private KilnJob? _job;
+
+    /// <summary>The current job's compiler, started ahead of its input (JOB flagged AHEAD), or null.</summary>
+    private AheadCompile? _ahead;
+    private CancellationToken _stopping;
     private byte[]? _input;
     private long _received;
     private readonly long _accepted = PhaseTrace.Now();
@@ -83,6 +87,7 @@ public sealed partial class KilnSession
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _stopping = cancellationToken;
         try
         {
             await ServeAsync(deadline, cancellationToken).ConfigureAwait(false);
@@ -98,6 +103,9 @@ public sealed partial class KilnSession
         }
         finally
         {
+            // A job whose compiler started ahead of its input, and whose input never ended: stop it.
+            _ahead?.Abandon();
+            _ahead = null;
             ReturnInput();
         }
     }
@@ -217,7 +225,7 @@ public sealed partial class KilnSession
             case KilnSessionPhase.Idle:
                 return header.Type switch
                 {
-                    KilnFrameType.Job => HandleJob(Contiguous(payload)),
+                    KilnFrameType.Job => HandleJob(Contiguous(payload), header.Flags),
                     KilnFrameType.Lookup or KilnFrameType.Fetch or KilnFrameType.Record => HandleManifestFrame(header.Type, header.Flags, Contiguous(payload)),
                     KilnFrameType.Preprocess => HandlePreprocess(Contiguous(payload)),
                     // Between jobs a new HELLO starts over: the agent hands a connection it keeps to the
@@ -291,17 +299,25 @@ public sealed partial class KilnSession
     /// <summary>The node's attributes, with where its local socket is for a peer on this machine.</summary>
     private IReadOnlyList<string> WelcomeAttributes() =>
         _options.LocalSocket is { } local && _access?.Address is { } address && IPAddress.IsLoopback(address)
-            ? [.. _options.WelcomeAttributes, local.Attribute]
-            : _options.WelcomeAttributes;
+            ? [.. _options.WelcomeAttributes, AheadAttribute, local.Attribute]
+            : [.. _options.WelcomeAttributes, AheadAttribute];
+
+    /// <summary>
+    /// Says in WELCOME's attributes that this node takes JOB ahead of its input (also the
+    /// <see cref="KilnCapabilities.JobAhead"/> bit): clients keep attributes with the node's facts, and
+    /// send the JOB before the next connection's WELCOME comes.
+    /// </summary>
+    public const string AheadAttribute = "ahead=1";
 
     private KilnCapabilities Capabilities() =>
         KilnCapabilities.Compile
         | (_cache is null ? KilnCapabilities.None : KilnCapabilities.ResultCache | KilnCapabilities.Manifests)
-        | (_executor.CanPreprocessRemotely ? KilnCapabilities.RemotePreprocess : KilnCapabilities.None);
+        | (_executor.CanPreprocessRemotely ? KilnCapabilities.RemotePreprocess : KilnCapabilities.None)
+        | KilnCapabilities.JobAhead;
 
-    private Step HandleJob(ReadOnlyMemory<byte> payload)
+    private Step HandleJob(ReadOnlyMemory<byte> payload, KilnFrameFlags flags)
     {
-        if (!KilnJob.TryParse(payload, out var job, out var error))
+        if (!KilnJob.TryParse(payload, out var job, out var error, flags))
         {
             return new Step(StepKind.Fail, error);
         }
@@ -324,8 +340,32 @@ public sealed partial class KilnSession
 
         _phase = KilnSessionPhase.ReceivingInput;
         _triedKeys.Clear();
+        if (job.Ahead)
+        {
+            // No key yet: the input is still being made. The compiler starts now when a slot is free,
+            // and the node looks the result up by its own key once the input is complete.
+            _ahead = _executor.BeginAhead(CompileJobOf(job, ReadOnlyMemory<byte>.Empty), _stopping);
+            PhaseTrace.Mark("node", _jobCount, _ahead is null ? "ahead-waits-for-input" : "ahead-started", _jobStarted);
+            return Step.Continue;
+        }
+
         return _cache is null ? Step.Continue : new Step(StepKind.Lookup);
     }
+
+    /// <summary>The executor's job for <paramref name="job"/> with <paramref name="input"/>.</summary>
+    private CompileJob CompileJobOf(KilnJob job, ReadOnlyMemory<byte> input) => new()
+    {
+        Compiler = job.Compiler,
+        Arguments = job.Arguments,
+        Language = job.Language,
+        Input = input,
+        Client = _client,
+        User = _user,
+        FrontEnd = "kiln",
+        ActionKey = job.ActionKey.IsNone ? "" : job.ActionKey.Hex,
+        SourceName = job.SourceName,
+        Locale = job.Locale,
+    };
 
     private KilnError? Refuse(KilnJob job)
     {
@@ -355,7 +395,25 @@ public sealed partial class KilnSession
     private Step HandleInput(KilnFrameHeader header, ReadOnlySequence<byte> payload)
     {
         var job = _job!;
-        if (_received + payload.Length > job.InputSize)
+        var abandon = (header.Flags & KilnFrameFlags.Abandon) != 0;
+        if (abandon && !job.Ahead)
+        {
+            return new Step(StepKind.Fail, new KilnError(KilnErrorCode.MalformedFrame, "ABANDON ends only a job sent ahead of its input (JOB flagged AHEAD)"));
+        }
+
+        if (job.Ahead && _phase == KilnSessionPhase.ReceivingInput && _received + payload.Length > _options.MaxInputBytes)
+        {
+            // The ahead job's own size check, which JOB could not carry: refused as a JOB announcing it
+            // would have been, and the rest of its input dropped.
+            StopAhead();
+            _executor.Counters.CountRefused();
+            _phase = KilnSessionPhase.DiscardingInput;
+            _received += payload.Length;
+            ReturnInput();
+            return new Step(StepKind.JobError, new KilnError(KilnErrorCode.TooLarge, $"input of more than {_options.MaxInputBytes} bytes exceeds this node's limit"));
+        }
+
+        if (!job.Ahead && _received + payload.Length > job.InputSize)
         {
             return new Step(StepKind.Fail, new KilnError(KilnErrorCode.InputSizeMismatch,
                 $"INPUT brings {_received + payload.Length} bytes; JOB announced {job.InputSize}"));
@@ -365,11 +423,23 @@ public sealed partial class KilnSession
         {
             EnsureInputCapacity(_received + payload.Length);
             payload.CopyTo(_input.AsSpan((int)_received));
+            _ahead?.Feed(payload);
         }
 
         _received += payload.Length;
         if ((header.Flags & KilnFrameFlags.Last) == 0)
         {
+            return Step.Continue;
+        }
+
+        if (abandon)
+        {
+            // The client keeps its input after all: the compiler started for it stops, and nothing is answered.
+            StopAhead();
+            _phase = KilnSessionPhase.Idle;
+            _job = null;
+            ReturnInput();
+            _received = 0;
             return Step.Continue;
         }
 
@@ -381,7 +451,7 @@ public sealed partial class KilnSession
             return Step.Continue;
         }
 
-        if (_received != job.InputSize)
+        if (!job.Ahead && _received != job.InputSize)
         {
             return new Step(StepKind.Fail, new KilnError(KilnErrorCode.InputSizeMismatch,
                 $"the LAST INPUT frame ends the input at {_received} bytes; JOB announced {job.InputSize}"));
@@ -399,7 +469,8 @@ public sealed partial class KilnSession
 
         // Grow with what arrives rather than trusting the announced size: a peer that announces
         // 256 MiB and sends nothing holds no memory.
-        var size = (int)Math.Min(_job!.InputSize, Math.Max(needed, Math.Max(64 << 10, (_input?.Length ?? 0) * 2L)));
+        var most = _job!.Ahead ? _options.MaxInputBytes : _job.InputSize;
+        var size = (int)Math.Min(most, Math.Max(needed, Math.Max(64 << 10, (_input?.Length ?? 0) * 2L)));
         var bigger = ArrayPool<byte>.Shared.Rent(size);
         if (_input is not null)
         {
@@ -408,6 +479,13 @@ public sealed partial class KilnSession
         }
 
         _input = bigger;
+    }
+
+    /// <summary>Stops the current job's compiler started ahead of its input, if any.</summary>
+    private void StopAhead()
+    {
+        _ahead?.Abandon();
+        _ahead = null;
     }
 
     private void ReturnInput()
@@ -422,6 +500,8 @@ public sealed partial class KilnSession
     private async Task RunJobAsync(CancellationTokenSource deadline, CancellationToken cancellationToken)
     {
         var job = _job!;
+        var ahead = _ahead;
+        _ahead = null;
         _phase = KilnSessionPhase.Idle;
         _job = null;
         var input = _input is null ? ReadOnlyMemory<byte>.Empty : _input.AsMemory(0, (int)_received);
@@ -446,27 +526,19 @@ public sealed partial class KilnSession
                 _triedKeys.Add(ownKey);
                 if (await _cache!.LookupAsync(ownKey, Consumer(), cancellationToken).ConfigureAwait(false) is { } cached)
                 {
+                    // A compiler started ahead for it is not needed.
+                    ahead?.Abandon();
+                    ahead = null;
                     Answered(job, ownKey, cached);
                     await SendOutcomeAsync(job.SourceName, job.Compiler, cached, input.Length, fromCache: true, deadline, cancellationToken).ConfigureAwait(false);
                     return;
                 }
             }
 
-            var compileJob = new CompileJob
-            {
-                Compiler = job.Compiler,
-                Arguments = job.Arguments,
-                Language = job.Language,
-                Input = input,
-                Client = _client,
-                User = _user,
-                FrontEnd = "kiln",
-                ActionKey = job.ActionKey.IsNone ? "" : job.ActionKey.Hex,
-                SourceName = job.SourceName,
-                Locale = job.Locale,
-            };
             PhaseTrace.Mark("node", _jobCount, "input-complete", _jobStarted);
-            var result = await _executor.ExecuteAsync(compileJob, cancellationToken).ConfigureAwait(false);
+            var early = ahead is null ? null : await ahead.CompleteAsync().ConfigureAwait(false);
+            ahead = null;
+            var result = early ?? await _executor.ExecuteAsync(CompileJobOf(job, input), cancellationToken).ConfigureAwait(false);
             PhaseTrace.Mark("node", _jobCount, "executed", _jobStarted);
             if (result.Outcome is { } outcome)
             {
@@ -509,6 +581,7 @@ public sealed partial class KilnSession
         }
         finally
         {
+            ahead?.Abandon();
             ReturnInput();
             _received = 0;
         }

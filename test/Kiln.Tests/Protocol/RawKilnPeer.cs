@@ -117,10 +117,20 @@ internal sealed class RawKilnPeer : IAsyncDisposable
         return bytes;
     }
 
-    public static byte[] Input(ReadOnlySpan<byte> data, bool last)
+    /// <summary>A JOB sent ahead of its input (flagged AHEAD: no key, digest or size).</summary>
+    public static byte[] AheadJob(string compiler, IReadOnlyList<string> arguments, SourceLanguage language = SourceLanguage.PreprocessedC)
+    {
+        var job = new KilnJob { Ahead = true, InputSize = 0, Language = language, Compiler = compiler, Arguments = arguments, SourceName = "raw.c" };
+        var bytes = new byte[job.FrameLength];
+        job.WriteFrame(bytes);
+        return bytes;
+    }
+
+    public static byte[] Input(ReadOnlySpan<byte> data, bool last, bool abandon = false)
     {
         var bytes = new byte[KilnFrameHeader.Size + data.Length];
-        new KilnFrameHeader(KilnFrameType.Input, last ? KilnFrameFlags.Last : KilnFrameFlags.None, data.Length).Write(bytes);
+        var flags = (last ? KilnFrameFlags.Last : KilnFrameFlags.None) | (abandon ? KilnFrameFlags.Abandon : KilnFrameFlags.None);
+        new KilnFrameHeader(KilnFrameType.Input, flags, data.Length).Write(bytes);
         data.CopyTo(bytes.AsSpan(KilnFrameHeader.Size));
         return bytes;
     }
