@@ -86,15 +86,16 @@ python3 "$repo/bench/lib/interleave.py" --warmup 5 --runs "$runs" --export-json 
     "warm=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
     "cold=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" \
     "local=sh -c '$kiln_env KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o local.o'" \
-    "bare=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_bare,plain $kiln cc gcc -O2 -c tiny.c -o bare.o'"
-for o in distcc warm cold local bare; do
+    "bare=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_bare,plain $kiln cc gcc -O2 -c tiny.c -o bare.o'" \
+    "whole=sh -c '$kiln_env $tcp KILN_JOB_AHEAD=0 KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o whole.o'"
+for o in distcc warm cold local bare whole; do
     cmp "$work/gcc.o" "$work/$o.o" || die "$o.o differs from gcc's object"
 done
 
-read -r g d w c l b gs ds ws cs ls bs < <(python3 - "$work/warm.json" <<'PY'
+read -r g d w c l b h gs ds ws cs ls bs hs < <(python3 - "$work/warm.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-names = ["gcc", "distcc", "warm", "cold", "local", "bare"]
+names = ["gcc", "distcc", "warm", "cold", "local", "bare", "whole"]
 print(*[r[n]["median"] * 1000 for n in names], *[r[n]["stddev"] * 1000 for n in names])
 PY
 )
@@ -122,13 +123,17 @@ every object identical to gcc's.
 | kiln cc, \`--warm-sandboxes off\` | $(fmt "$c") | $(fmt "$cs") | $(over "$c") | $(ratio "$c") |
 | kiln cc, warm sandboxes, through the node's local socket | $(fmt "$l") | $(fmt "$ls") | $(over "$l") | $(ratio "$l") |
 | kiln cc, a node with \`--sandbox off\` (compilers run bare, as distccd runs them) | $(fmt "$b") | $(fmt "$bs") | $(over "$b") | $(ratio "$b") |
+| kiln cc, warm sandboxes, \`KILN_JOB_AHEAD=0\` (the JOB sent whole after preprocessing, as distcc sends its job) | $(fmt "$h") | $(fmt "$hs") | $(over "$h") | $(ratio "$h") |
 
 All but the local-socket row go by TCP on loopback, as distcc does (\`KILN_LOCAL_SOCKET=0\`: loopback stands in for
 a network). The last is how \`kiln cc\` reaches a node on its own machine by default: the node's Unix
 socket, named in its WELCOME (docs/protocol.md, "The local socket").
 
 A warm sandbox takes bubblewrap's setup (namespaces, mounts, dash's start) off the job's critical
-path: it is done before the job arrives (docs/ssh-and-sandbox.md).
+path: it is done before the job arrives (docs/ssh-and-sandbox.md). Every kiln row but the last sends
+its JOB ahead of its input (docs/protocol.md, "JOB ahead"): the node starts gcc (the driver, cc1 and
+as, with \`-pipe\`) when the JOB comes, while \`kiln cc\` still preprocesses, and feeds it the input
+as it arrives; the last row sends the JOB whole after preprocessing, as before, to the warm node.
 MD
 )"
 if [ "$output" = "-" ]; then

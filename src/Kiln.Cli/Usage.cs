@@ -63,6 +63,8 @@ internal static class Usage
                           preprocessing (remote direct mode; on by default, docs/cache.md)
           KILN_REMOTE_PREPROCESS  0 = always preprocess here; by default a node whose manifest
                           names this compile's files preprocesses changed files itself
+          KILN_JOB_AHEAD  0 = send each job whole after preprocessing; by default a node that takes
+                          it gets the job first and starts its compiler while this one preprocesses
           KILN_DIGEST_CACHE  0 = hash every header at each lookup; by default their digests are
                           kept in KILN_DIR/file-digests by inode and times (ccache's inode cache)
           KILN_BASEDIR    paths under it are made relative, so checkouts share cache hits

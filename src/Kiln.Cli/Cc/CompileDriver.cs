@@ -192,8 +192,10 @@ internal sealed partial class CompileDriver
                 // The connection is made while the preprocessor runs, as distcc's client does; to a node
                 // that takes it, the JOB goes too, and the node starts the compiler meanwhile.
                 _clients(host).Prepare(host);
-                sentAhead = SendAhead(command, host);
                 using var cppSlot = await slots.AcquireLocalAsync("cpp", list.LocalSlotsCpp, Deadline(), _settings.SlotPoll, cancellationToken).ConfigureAwait(false);
+
+                // After the wait for a preprocessor slot: a job ahead holds a slot on the node.
+                sentAhead = SendAhead(command, host);
                 if (lookUpPreprocessed)
                 {
                     lookUpPreprocessed = false;

@@ -63,17 +63,15 @@ public sealed class AheadCompile
     /// <summary>Drops the job: its compiler is killed, its slot and directory freed; nothing is answered for it.</summary>
     public void Abandon()
     {
+        // Cancelled first: the compiler must be killed, never handed the end of a partial input (gcc
+        // would compile it, successfully if it ends between declarations).
+        _abandoned.Cancel();
         if (Interlocked.Exchange(ref _ended, 1) == 0)
         {
             _input.Writer.TryComplete();
         }
-
-        try
-        {
-            _abandoned.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
     }
+
+    /// <summary>True once <see cref="Abandon"/> was called.</summary>
+    internal bool IsAbandoned => _abandoned.IsCancellationRequested;
 }

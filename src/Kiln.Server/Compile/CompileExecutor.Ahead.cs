@@ -98,15 +98,18 @@ public sealed partial class CompileExecutor
                 Refill();
             }
 
+            // Abandoned while the compiler was exiting: what it made of a partial input is no answer.
+            stop.Token.ThrowIfCancellationRequested();
+
             result = Outcome(ran.Value, Path.Combine(jobDir, "output.o"), ahead.Length);
             finished = true;
             return result;
         }
         catch (OperationCanceledException)
         {
-            // Abandoned (or the connection ended): the compiler was killed, and nothing is answered.
-            result = CompileResult.Refused(RefusalKind.NodeFailure, "the job was abandoned");
-            return result;
+            // Abandoned (its result was in the cache, the client took it back, or the connection ended):
+            // the compiler was killed, nothing is answered, and the job leaves no record.
+            return CompileResult.Refused(RefusalKind.NodeFailure, "the job was abandoned");
         }
         catch (IOException e)
         {
@@ -134,7 +137,7 @@ public sealed partial class CompileExecutor
                 }
                 else
                 {
-                    // Nothing ran here: the job's record is the ordinary run's.
+                    // Abandoned, or nothing ran here and the ordinary run keeps the job's record.
                     Ledger.Forget(live);
                 }
             }
@@ -164,12 +167,16 @@ public sealed partial class CompileExecutor
         }
         finally
         {
-            try
+            // An abandoned job's compiler is killed instead: closing its input would end a partial one.
+            if (!ahead.IsAbandoned)
             {
-                standardInput.Close();
-            }
-            catch (IOException)
-            {
+                try
+                {
+                    standardInput.Close();
+                }
+                catch (IOException)
+                {
+                }
             }
         }
     }

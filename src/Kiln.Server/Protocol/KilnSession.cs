@@ -322,7 +322,12 @@ public sealed partial class KilnSession
             return new Step(StepKind.Fail, error);
         }
 
-        _executor.Counters.CountJob("kiln");
+        // A job sent ahead counts once its input ends (or it is refused): one its client takes back is no job.
+        if (!job.Ahead)
+        {
+            _executor.Counters.CountJob("kiln");
+        }
+
         _jobStarted = PhaseTrace.Now();
         PhaseTrace.Mark("node", ++_jobCount, "job-frame (since accept)", _accepted);
         _job = job;
@@ -334,6 +339,11 @@ public sealed partial class KilnSession
         var refusal = Refuse(job);
         if (refusal is not null)
         {
+            if (job.Ahead)
+            {
+                _executor.Counters.CountJob("kiln");
+            }
+
             _phase = KilnSessionPhase.DiscardingInput;
             return new Step(StepKind.JobError, refusal);
         }
@@ -406,6 +416,7 @@ public sealed partial class KilnSession
             // The ahead job's own size check, which JOB could not carry: refused as a JOB announcing it
             // would have been, and the rest of its input dropped.
             StopAhead();
+            _executor.Counters.CountJob("kiln");
             _executor.Counters.CountRefused();
             _phase = KilnSessionPhase.DiscardingInput;
             _received += payload.Length;
@@ -451,7 +462,11 @@ public sealed partial class KilnSession
             return Step.Continue;
         }
 
-        if (!job.Ahead && _received != job.InputSize)
+        if (job.Ahead)
+        {
+            _executor.Counters.CountJob("kiln");
+        }
+        else if (_received != job.InputSize)
         {
             return new Step(StepKind.Fail, new KilnError(KilnErrorCode.InputSizeMismatch,
                 $"the LAST INPUT frame ends the input at {_received} bytes; JOB announced {job.InputSize}"));
