@@ -46,6 +46,15 @@ public sealed class JobAheadCcTests : IDisposable
         var whole = await NewSourceCompile.RunAsync(_dir, ++_source, node, state, Plaintext(node, ("KILN_JOB_AHEAD", "0")));
         Assert.False(SentAhead(whole), whole.Stderr);
         Assert.Equal(4, node.Node.Counters.CompilesOk);
+
+        // The RECORD that followed an ahead job's answer named the client's key, which its JOB could not:
+        // the node kept the manifest, so another client with an empty KILN_DIR gets the third source
+        // from remote direct mode, without a JOB.
+        var jobs = node.Node.Counters.KilnJobs;
+        var again = await NewSourceCompile.RunAsync(_dir, _source - 1, node, _dir.Combine("state-empty"), Plaintext(node));
+        Assert.Contains("remote-direct", again.Stderr, StringComparison.Ordinal);
+        Assert.Equal(jobs, node.Node.Counters.KilnJobs);
+        Assert.Equal(4, node.Node.Counters.CompilesOk);
         Assert.Equal(0, node.Node.Counters.ProtocolErrors);
     }
 
