@@ -48,6 +48,13 @@ public sealed partial class KilnProtocolClient
         }
 
         var pooled = TakeIdle(node);
+        if (pooled is null && !ConnectsAtOnce(host))
+        {
+            // A node a round trip away: waiting for the connect would hold the preprocessor back by more
+            // than the JOB ahead saves; the connect goes on, and the job is sent whole after it.
+            return false;
+        }
+
         KilnClientConnection connection;
         try
         {
@@ -83,6 +90,27 @@ public sealed partial class KilnProtocolClient
 
         PhaseTrace.Mark("cc", "sent-ahead");
         return true;
+    }
+
+    /// <summary>How long a JOB ahead waits for its connect: a loopback, Unix-socket or LAN connect ends sooner.</summary>
+    private static readonly TimeSpan s_aheadConnectPatience = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>True when the connect to <paramref name="host"/> (begun now unless under way) ends within <see cref="s_aheadConnectPatience"/>.</summary>
+    private bool ConnectsAtOnce(HostSpec host)
+    {
+        if (!IsConnecting(host) && BeginConnect(host) is not null)
+        {
+            // Cannot be begun (no such host, refused at once): the job reports it.
+            return false;
+        }
+
+        RawTcpSocket? socket;
+        lock (_idleLock)
+        {
+            socket = _connecting.TryGetValue(host.Display, out var begun) ? begun.Socket : null;
+        }
+
+        return socket is not null && socket.ConnectEndsWithin(s_aheadConnectPatience);
     }
 
     /// <inheritdoc/>

@@ -152,6 +152,9 @@ internal sealed partial class RawTcpSocket : IDisposable
     /// <summary>True when bytes (or the end, or an error) can be read within <paramref name="patience"/>.</summary>
     public bool PollReadable(TimeSpan patience) => Poll(PollIn, patience);
 
+    /// <summary>True when a connect begun by <see cref="BeginConnect"/> has ended (made, or failed) within <paramref name="patience"/>.</summary>
+    public bool ConnectEndsWithin(TimeSpan patience) => Poll(PollOut, patience);
+
     /// <summary>Sends every byte of <paramref name="buffer"/>, waiting at most <see cref="Timeout"/> each time the socket is full.</summary>
     public void Send(ReadOnlySpan<byte> buffer)
     {

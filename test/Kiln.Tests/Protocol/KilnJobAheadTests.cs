@@ -212,4 +212,58 @@ public sealed class KilnJobAheadTests
         Assert.Equal(0, (await ReadResultAsync(second)).ExitCode);
         Assert.Equal(2, node.Node.Counters.CompilesOk);
     }
+
+    [Fact]
+    public async Task ClientSendsNoJobAheadToANodeWhoseConnectIsSlow()
+    {
+        // A listener whose accept queue is full: the kernel drops further SYNs, so a connect to it waits
+        // as one to a node a long round trip away does. Waiting for it would hold the preprocessor back.
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var endPoint = (System.Net.IPEndPoint)listener.LocalEndPoint!;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var filler = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { Blocking = false };
+                try
+                {
+                    filler.Connect(endPoint);
+                }
+                catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.WouldBlock)
+                {
+                }
+
+                fillers.Add(filler);
+            }
+
+            await Task.Delay(100);
+            using var client = new KilnProtocolClient(new KilnClientOptions { SynchronousReplyWait = TimeSpan.FromSeconds(5) });
+            var stalled = ProtocolTestKit.Host(endPoint);
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            Assert.False(client.SendAhead(stalled, ProtocolTestKit.SmallRequest()));
+            Assert.True(started.Elapsed < TimeSpan.FromMilliseconds(500), $"SendAhead waited {started.Elapsed.TotalMilliseconds:0} ms for a connect");
+        }
+        finally
+        {
+            foreach (var filler in fillers)
+            {
+                filler.Dispose();
+            }
+        }
+
+        // A node that answers at once gets the JOB ahead, then its input, and compiles it.
+        await using var node = await TestNode.StartAsync(plaintextLoopback: true);
+        using var nodeClient = new KilnProtocolClient(new KilnClientOptions { SynchronousReplyWait = TimeSpan.FromSeconds(5) });
+        var host = ProtocolTestKit.Host(node.Node.KilnEndPoint);
+        var request = ProtocolTestKit.SmallRequest(value: 77);
+        Assert.True(nodeClient.SendAhead(host, request with { Preprocessed = ReadOnlyMemory<byte>.Empty }));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var reply = await nodeClient.CompileAsync(host, request, timeout.Token);
+        Assert.True(reply.Status == Kiln.Core.Remote.RemoteStatus.Completed, $"{reply.Status}: {reply.Message}");
+        Assert.Equal(0, reply.Outcome!.ExitCode);
+        Assert.Equal(1, node.Node.Counters.KilnJobs);
+    }
 }
