@@ -54,5 +54,5 @@ internal static class RemoteClients
             : null;
 
     /// <summary>Handshakes with Kiln nodes on the same client (so a handshake's connection carries the job).</summary>
-    public static INodeHandshake Handshake { get; } = new KilnHandshake(s_kiln.Value);
+    public static INodeHandshake Handshake { get; } = new KilnHandshake(() => s_kiln.Value);
 }
