@@ -13,6 +13,15 @@ namespace Kiln.Server.Compile;
 /// </summary>
 public sealed partial class CompileExecutor
 {
+    private long _aheadStarts;
+    private long _aheadAbandoned;
+
+    /// <summary>Jobs whose compiler started ahead of their input (JOB ahead).</summary>
+    public long AheadStarts => Interlocked.Read(ref _aheadStarts);
+
+    /// <summary>Jobs started ahead whose client took them back, or whose result the cache had: their compiler was stopped.</summary>
+    public long AheadAbandoned => Interlocked.Read(ref _aheadAbandoned);
+
     /// <summary>
     /// Starts <paramref name="job"/> (its input empty) ahead of its input, or returns null when it
     /// cannot start now: no slot is free at once (an ahead job never waits for one, so a client that
@@ -31,6 +40,7 @@ public sealed partial class CompileExecutor
         }
 
         Counters.Started();
+        Interlocked.Increment(ref _aheadStarts);
         var ahead = new AheadCompile();
         ahead.Run = RunAheadAsync(job, compilerPath, language, ahead, cancellationToken);
         return ahead;
@@ -109,6 +119,7 @@ public sealed partial class CompileExecutor
         {
             // Abandoned (its result was in the cache, the client took it back, or the connection ended):
             // the compiler was killed, nothing is answered, and the job leaves no record.
+            Interlocked.Increment(ref _aheadAbandoned);
             return CompileResult.Refused(RefusalKind.NodeFailure, "the job was abandoned");
         }
         catch (IOException e)

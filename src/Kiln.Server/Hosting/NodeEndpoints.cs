@@ -45,6 +45,8 @@ internal static class NodeEndpoints
             .Counter("kiln_jobs_total", "Jobs received, by front end.", c.DistccJobs, node, ("frontend", "distcc"))
             .Counter("kiln_jobs_preprocessed_here_total", "Kiln jobs this node preprocessed itself (remote preprocessing).", c.PreprocessedHere, node)
             .Counter("kiln_jobs_warm_sandbox_total", "Jobs that ran in a sandbox set up before they arrived (warm sandboxes).", executor.WarmStarts, node)
+            .Counter("kiln_jobs_started_ahead_total", "Jobs whose compiler started ahead of their input (JOB ahead).", executor.AheadStarts, node)
+            .Counter("kiln_jobs_ahead_abandoned_total", "Jobs started ahead and stopped before an answer (taken back, or a cache hit).", executor.AheadAbandoned, node)
             .Counter("kiln_jobs_refused_total", "Jobs refused (allow-list, arguments, size).", c.Refused, node)
             .Counter("kiln_jobs_busy_total", "Jobs answered BUSY.", c.Busy, node)
             .Counter("kiln_protocol_errors_total", "Connections closed for a malformed frame.", c.ProtocolErrors, node)
@@ -60,6 +62,6 @@ internal static class NodeEndpoints
             options.NodeName, executor.Slots, executor.FreeSlots, c.Running, c.MaxRunning, c.CompilesOk, c.CompilesFailed,
             c.Refused, c.Busy, c.ProtocolErrors, c.KilnJobs, c.DistccJobs, c.BytesIn, c.BytesOut, store?.GetStatistics(),
             executor.Shares(), executor.Waiting, executor.Admission.RefusedForLoad, executor.Admission.RefusedForMemory, executor.Admission.RefusedForDisk,
-            c.PreprocessedHere, executor.WarmStarts);
+            c.PreprocessedHere, executor.WarmStarts, executor.AheadStarts, executor.AheadAbandoned);
     }
 }

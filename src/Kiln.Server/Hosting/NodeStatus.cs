@@ -8,7 +8,9 @@ namespace Kiln.Server.Hosting;
 /// counters, <paramref name="Users"/> the jobs per user (fair sharing), <paramref name="Waiting"/> the
 /// jobs queued for a slot, the BusyFor counters the BUSY answers given for the machine's sake, and
 /// <paramref name="PreprocessedHere"/> the Kiln jobs this node preprocessed itself (remote preprocessing),
-/// <paramref name="WarmStarts"/> the jobs that ran in a sandbox set up before they arrived.
+/// <paramref name="WarmStarts"/> the jobs that ran in a sandbox set up before they arrived,
+/// <paramref name="AheadStarts"/> the jobs whose compiler started ahead of their input (JOB ahead) and
+/// <paramref name="AheadAbandoned"/> those of them stopped before an answer (taken back, or a cache hit).
 /// </summary>
 public sealed record NodeStatus(
     string Node,
@@ -32,7 +34,9 @@ public sealed record NodeStatus(
     long BusyForMemory = 0,
     long BusyForDisk = 0,
     long PreprocessedHere = 0,
-    long WarmStarts = 0);
+    long WarmStarts = 0,
+    long AheadStarts = 0,
+    long AheadAbandoned = 0);
 
 /// <summary>Source-generated JSON for the node's API (no reflection: the program is Native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

@@ -57,6 +57,14 @@ public sealed class KilnJobAheadTests
         Assert.Equal(preprocessed.Length, node.Node.Counters.BytesIn);
         await Wait.UntilAsync(() => node.Node.Executor.FreeSlots == 2, "the slot to come back");
         Assert.Equal(0, node.Node.Counters.ProtocolErrors);
+
+        // Operators see it: /api/stats and /metrics count the job started ahead, and none abandoned.
+        Assert.Equal(1, node.Node.Executor.AheadStarts);
+        using var http = new HttpClient();
+        var stats = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{node.Node.HttpEndPoint}/api/stats")).RootElement;
+        Assert.Equal(1, stats.GetProperty("aheadStarts").GetInt64());
+        Assert.Equal(0, stats.GetProperty("aheadAbandoned").GetInt64());
+        Assert.Contains("kiln_jobs_started_ahead_total{node=\"test-node\"} 1", await http.GetStringAsync($"http://{node.Node.HttpEndPoint}/metrics"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -105,6 +113,8 @@ public sealed class KilnJobAheadTests
         Assert.Equal(0, node.Node.Counters.CompilesFailed);
         Assert.Equal(0, node.Node.Counters.ProtocolErrors);
         Assert.Equal(0, node.Node.Counters.Running);
+        Assert.Equal(1, node.Node.Executor.AheadStarts);
+        await Wait.UntilAsync(() => node.Node.Executor.AheadAbandoned == 1, "the abandoned job to be counted");
     }
 
     [Fact]
