@@ -73,6 +73,8 @@ int a(int x) { return x * 3; }
 int b(int x) { printf("%d\n", a(x)); return 0; }
 int c(void) { return b(2); }
 C
+# gcc's start alone (the driver, cc1, as) on an empty preprocessed file: what a JOB ahead overlaps.
+: > "$work/empty.i"
 
 kiln_env="cd $work && env -u DISTCC_HOSTS KILN_FALLBACK=0 KILN_CACHE_SIZE=0 KILN_REMOTE_PREPROCESS=0 KILN_DIR=$work/client"
 # TCP on loopback, as distcc's (KILN_LOCAL_SOCKET=0): loopback stands in for a network here. The
@@ -82,6 +84,7 @@ tcp="KILN_LOCAL_SOCKET=0"
 # so the machine's drift from minute to minute lands on all of them alike.
 python3 "$repo/bench/lib/interleave.py" --warmup 5 --runs "$runs" --export-json "$work/warm.json" \
     "gcc=sh -c 'cd $work && gcc -O2 -c tiny.c -o gcc.o'" \
+    "start=sh -c 'cd $work && gcc -O2 -c empty.i -o empty.o'" \
     "distcc=sh -c 'cd $work && env -u KILN_HOSTS DISTCC_HOSTS=127.0.0.1:$distcc_port DISTCC_FALLBACK=0 distcc gcc -O2 -c tiny.c -o distcc.o'" \
     "warm=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_warm,plain $kiln cc gcc -O2 -c tiny.c -o warm.o'" \
     "cold=sh -c '$kiln_env $tcp KILN_HOSTS=$endpoint_cold,plain $kiln cc gcc -O2 -c tiny.c -o cold.o'" \
@@ -92,10 +95,10 @@ for o in distcc warm cold local bare whole; do
     cmp "$work/gcc.o" "$work/$o.o" || die "$o.o differs from gcc's object"
 done
 
-read -r g d w c l b h gs ds ws cs ls bs hs < <(python3 - "$work/warm.json" <<'PY'
+read -r g d w c l b h e gs ds ws cs ls bs hs es < <(python3 - "$work/warm.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-names = ["gcc", "distcc", "warm", "cold", "local", "bare", "whole"]
+names = ["gcc", "distcc", "warm", "cold", "local", "bare", "whole", "start"]
 print(*[r[n]["median"] * 1000 for n in names], *[r[n]["stddev"] * 1000 for n in names])
 PY
 )
@@ -118,6 +121,7 @@ every object identical to gcc's.
 | command | median (ms) | σ (ms) | over gcc (ms) | overhead / distcc's |
 | --- | ---: | ---: | ---: | ---: |
 | gcc | $(fmt "$g") | $(fmt "$gs") | | |
+| gcc's start alone: \`gcc -O2 -c\` of an empty preprocessed file | $(fmt "$e") | $(fmt "$es") | | |
 | distcc | $(fmt "$d") | $(fmt "$ds") | $(over "$d") | 1.00 |
 | kiln cc, warm sandboxes (default) | $(fmt "$w") | $(fmt "$ws") | $(over "$w") | $(ratio "$w") |
 | kiln cc, \`--warm-sandboxes off\` | $(fmt "$c") | $(fmt "$cs") | $(over "$c") | $(ratio "$c") |
