@@ -276,6 +276,8 @@ internal static class ServeCommand
             }
         }
 
+        // Before the first socket: the runtime reads the switch once (InlineSocketIo says why).
+        Kiln.Server.Hosting.InlineSocketIo.PreferForThisProcess();
         using var stop = new CancellationTokenSource();
         KilnNode node;
         try
@@ -314,6 +316,9 @@ internal static class ServeCommand
                 : $"  access         {tokens.List().Count} token(s) and certificate(s); every client presents one");
             Console.Error.WriteLine($"  audit log      {Kiln.Server.Security.AuditLog.FilePath(options.DataDirectory)}");
             Console.Error.WriteLine($"  jobs           {node.Executor.Sandbox.Describe()}");
+            Console.Error.WriteLine(Kiln.Server.Hosting.InlineSocketIo.Enabled
+                ? $"  socket i/o     inline on the runtime's event threads ({Kiln.Server.Hosting.InlineSocketIo.Variable}=0 hands it to the thread pool)"
+                : $"  socket i/o     through the thread pool ({Kiln.Server.Hosting.InlineSocketIo.Variable} is not 1)");
             if (node.HttpEndPoint is not null)
             {
                 Console.Error.WriteLine($"  http           http://{node.HttpEndPoint}/");

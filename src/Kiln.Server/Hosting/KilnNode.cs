@@ -102,6 +102,13 @@ public sealed class KilnNode : IAsyncDisposable
         builder.Services.AddSingleton(listeners);
         NodeServices.Add(builder.Services, options);
 
+        if (InlineSocketIo.Enabled)
+        {
+            // Kestrel's half of the same choice: the transport and the connection's code run on the
+            // thread its socket's completion came on, with no hop to Kestrel's I/O queue or the pool.
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = 1L << 32;
