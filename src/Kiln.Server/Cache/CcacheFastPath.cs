@@ -80,9 +80,10 @@ internal sealed class CcacheFastPath
             {
                 read = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or ConnectionResetException or IOException)
             {
-                // Idle past keep-alive, a head that never ends, or the peer went away: close, as Kestrel would.
+                // Idle past keep-alive, a head that never ends, or the peer went away (a reset, as wrk
+                // and browsers end connections): close quietly, as Kestrel would.
                 return;
             }
 
@@ -114,7 +115,7 @@ internal sealed class CcacheFastPath
                         return;
                     }
                 }
-                catch (OperationCanceledException)
+                catch (Exception e) when (e is OperationCanceledException or ConnectionResetException or IOException)
                 {
                     return;
                 }

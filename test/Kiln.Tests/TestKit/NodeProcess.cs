@@ -43,7 +43,11 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<NodeProcess> StartAsync(int slots = 2, bool distcc = false, params string[] extra)
+    public static Task<NodeProcess> StartAsync(int slots = 2, bool distcc = false, params string[] extra) =>
+        StartAsync(new Dictionary<string, string?>(), slots, distcc, extra);
+
+    /// <summary>Starts a node with <paramref name="environment"/> added to (or, for a null value, removed from) this process's environment.</summary>
+    public static async Task<NodeProcess> StartAsync(IReadOnlyDictionary<string, string?> environment, int slots = 2, bool distcc = false, params string[] extra)
     {
         var data = new TempDirectory("kiln-node-process");
         var info = new ProcessStartInfo(Tools.KilnBinary)
@@ -52,6 +56,11 @@ public sealed class NodeProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         string[] args = ["serve", "--data", data.Path, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--slots", slots.ToString(System.Globalization.CultureInfo.InvariantCulture), "--name", "e2e-node"];
         foreach (var a in args.Concat(distcc ? ["--distcc", "127.0.0.1:0"] : []).Concat(extra))
         {
