@@ -7,6 +7,7 @@ using Kiln.Core.Security;
 using Kiln.Server.Security;
 using Kiln.Server.Trust;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kiln.Server.Cache;
@@ -71,6 +72,12 @@ internal sealed class CcacheFastPath
         var output = connection.Transport.Output;
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+
+        // A stopping node asks its connections to close: a wait for the next request ends at once
+        // (the read returns cancelled), an answer in hand is finished first. Without this, a kept
+        // connection would hold the node's stop for up to its keep-alive time.
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? default;
+        using var stop = closeRequested.UnsafeRegister(static reader => ((PipeReader)reader!).CancelPendingRead(), input);
         var waitingForMore = false;
         while (true)
         {
@@ -88,6 +95,13 @@ internal sealed class CcacheFastPath
             }
 
             var buffer = read.Buffer;
+            if (read.IsCanceled && closeRequested.IsCancellationRequested)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                await stop.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+
             var parse = Parse(buffer, out var request);
             if (parse == ParseOutcome.Incomplete && !read.IsCompleted)
             {
@@ -127,6 +141,9 @@ internal sealed class CcacheFastPath
             // Not ours (or the peer half-closed mid-request): Kestrel reads the same bytes from the start.
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
             input.AdvanceTo(buffer.Start, buffer.Start);
+
+            // Kestrel watches the stop itself, and its reads must not see this path's cancellation.
+            await stop.DisposeAsync().ConfigureAwait(false);
             await next(connection).ConfigureAwait(false);
             return;
         }

@@ -40,7 +40,8 @@ public sealed class KilnConnectionHandler(
 
         var access = KilnSessionAccess.Network(authenticator, audit, address, peer, connection.Features.Get<PeerCertificateFeature>()?.Fingerprint);
         var session = new KilnSession(executor, sessionOptions, nodeOptions.NodeName, logger, connection.Transport, peer, nodeOptions.ResultCache ? cache : null, access);
-        return session.RunAsync(connection.ConnectionClosed);
+        var lifetime = connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+        return session.RunAsync(connection.ConnectionClosed, lifetime?.ConnectionClosedRequested ?? default);
     }
 
     /// <summary>A local-socket peer as the audit log names it: <c>local:pid=N,uid=N</c> from SO_PEERCRED.</summary>

@@ -55,6 +55,9 @@ public sealed partial class KilnSession
     /// <summary>The current job's compiler, started ahead of its input (JOB flagged AHEAD), or null.</summary>
     private AheadCompile? _ahead;
     private CancellationToken _stopping;
+
+    /// <summary>Fires when the node asks its connections to close (a graceful stop).</summary>
+    private CancellationToken _closeRequested;
     private byte[]? _input;
     private long _received;
     private readonly long _accepted = PhaseTrace.Now();
@@ -83,11 +86,16 @@ public sealed partial class KilnSession
         _client = peer;
     }
 
-    /// <summary>Serves the connection until the peer closes it, breaks the protocol, stalls, or <paramref name="cancellationToken"/> fires.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Serves the connection until the peer closes it, breaks the protocol, stalls, or <paramref name="cancellationToken"/> fires.
+    /// When <paramref name="closeRequested"/> fires (the node is stopping), the session ends at its next idle
+    /// moment: at once when it waits between jobs, else after the job in hand is answered.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken, CancellationToken closeRequested = default)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _stopping = cancellationToken;
+        _closeRequested = closeRequested;
         try
         {
             await ServeAsync(deadline, cancellationToken).ConfigureAwait(false);
@@ -120,7 +128,32 @@ public sealed partial class KilnSession
                 KilnSessionPhase.Idle => _options.IdleTimeout,
                 _ => _options.ReadTimeout,
             };
-            var read = await ReadFrameAsync(deadline, limit, cancellationToken).ConfigureAwait(false);
+            // A connection kept between jobs (the agent's, a build's) would otherwise hold a stopping
+            // node for its whole shutdown timeout: between jobs, a stop closes it at once.
+            var betweenJobs = _phase is KilnSessionPhase.Idle or KilnSessionPhase.AwaitingHello;
+            if (betweenJobs && _closeRequested.IsCancellationRequested)
+            {
+                return;
+            }
+
+            KilnFrameRead read;
+            if (betweenJobs && _closeRequested.CanBeCanceled)
+            {
+                // Its own deadline, so the stop never cancels the job the frame may start.
+                using var idleDeadline = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _closeRequested);
+                read = await ReadFrameAsync(idleDeadline, limit, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                read = await ReadFrameAsync(deadline, limit, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (betweenJobs && read.Kind == KilnFrameReadKind.Refused && _closeRequested.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Not a stall: the node is stopping. Closed without an error frame, as an idle timeout would be.
+                return;
+            }
+
             if (read.Kind == KilnFrameReadKind.EndOfStream)
             {
                 if (_phase is KilnSessionPhase.Idle or KilnSessionPhase.AwaitingHello)
