@@ -60,6 +60,11 @@ internal static class ServeCommand
         are refused; afterwards every client presents a token or a granted client certificate.
         Jobs and refusals are logged in DATA/audit.jsonl. See docs/security.md.
 
+        Socket I/O runs inline on the runtime's event threads (no hand-off to the thread pool per
+        request); DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 in the node's environment turns that
+        off. The node stops within a few seconds of SIGTERM or Ctrl-C: connections kept between jobs
+        are closed at once, a job in hand is answered first. See docs/architecture.md.
+
         """;
 
     public static async Task<int> RunAsync(string[] args)
