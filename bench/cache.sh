@@ -146,17 +146,43 @@ CONF
 setsid nginx -c "$work/nginx.conf" -p "$work" </dev/null >"$work/nginx.out" 2>&1 &
 nginx_pid=$!
 wait_for "nginx" 20 curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/${key:0:2}/${key:2}"
+# The same program with its socket I/O through the thread pool, as before kiln serve ran it inline
+# (docs/architecture.md): what the inline way is worth, in the same run.
+pooled_log="$work/kiln-serve-pooled.log"
+DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 setsid "$kiln" serve --data "$work/kiln-data-pooled" --listen 127.0.0.1:0 \
+    --http 127.0.0.1:0 --slots 1 --name bench-pooled </dev/null >"$pooled_log" 2>&1 &
+extra_pids="$extra_pids $!"
+wait_for "the pooled node" 60 grep -q '^ready' "$pooled_log"
+grep -q 'socket i/o *through the thread pool' "$pooled_log" || die "the pooled node runs its socket I/O inline"
+pooled_http="$(sed -n 's|^ *http *http://\([0-9.]*:[0-9]*\)/.*|\1|p' "$pooled_log" | head -n 1)"
+curl -fsS -X PUT --data-binary "@$blobs/ab/blob" "http://$pooled_http/ccache/${key:0:2}/${key:2}" >/dev/null
 rps() { wrk -t1 -c16 -d2s "$1" | awk '/Requests\/sec/ { print $2 }'; }
 # Five 2-second runs of each, alternating, and the median of each: this machine's speed drifts from
 # minute to minute, and one 5-second run of each put the drift between the two.
-node_runs=(); nginx_runs=()
+node_runs=(); pooled_runs=(); nginx_runs=()
 for _ in 1 2 3 4 5; do
     node_runs+=("$(rps "http://$http_endpoint/ccache/${key:0:2}/${key:2}")")
+    pooled_runs+=("$(rps "http://$pooled_http/ccache/${key:0:2}/${key:2}")")
     nginx_runs+=("$(rps "http://127.0.0.1:$nginx_port/${key:0:2}/${key:2}")")
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 3p; }
 node_rps="$(median "${node_runs[@]}")"
+pooled_rps="$(median "${pooled_runs[@]}")"
 nginx_rps="$(median "${nginx_runs[@]}")"
+
+# CPU per local hit, where perf is installed (scripts/setup does not install it): beside the wall
+# times above, what each hit costs the machine.
+cpu_md="perf is not installed here, so the CPU per local hit was not measured."
+if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
+    cpu() { # command... -> "CPU-ms CPUs-utilised" over 100 runs
+        perf stat -x, -e task-clock -r 100 "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ { printf "%.2f %.2f", $1, $7 }'
+    }
+    read -r kcpu kuse <<<"$(cpu "${kiln_local[@]}")"
+    read -r ccpu cuse <<<"$(cpu "${ccache_local[@]}")"
+    cpu_md="CPU per local hit (\`perf stat -r 100\`, one command after the other): \`kiln cc\` $kcpu ms of CPU, $kuse
+of a CPU over its wall time; ccache $ccpu ms, $cuse of a CPU. The less of a CPU a hit uses, the more of its wall
+time it waits (for exec, page faults, the disk)."
+fi
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
@@ -294,6 +320,19 @@ MD
 )"
 fi
 
+# --- the node's stop: SIGTERM while this user's agent keeps TLS connections to it ------------------
+kept="$(ss -tnH state established "( sport = :${kiln_endpoint##*:} )" | wc -l)"
+stop_start="$(date +%s%N)"
+kill -TERM "$node_pid"
+for _ in $(seq 600); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$node_pid" 2>/dev/null && die "kiln serve did not stop within 30 s of SIGTERM"
+stop_ms="$(( ($(date +%s%N) - stop_start) / 1000000 ))"
+wait "$node_pid" 2>/dev/null || true
+kill -TERM -- "-$node_pid" 2>/dev/null || true
+node_pid=""
+stop_md="The node's stop: SIGTERM with $kept connection(s) kept open to its Kiln protocol listener (this user's
+agent's) took $stop_ms ms until the process was gone (it closes connections kept between jobs at once)."
+
 report="$(cat <<MD
 ## Cache hits and small blobs (bench/cache.sh)
 
@@ -317,7 +356,12 @@ The node compiled nothing during the timed runs (compilesOk $compiles_before bef
 | small-blob GETs (1 KiB, wrk -t1 -c16 -d2s, keep-alive; median of 5 runs each, alternating) | requests/s | ratio to nginx (goal ≥ 0.8) |
 | --- | ---: | ---: |
 | node \`/ccache/\` | $node_rps | $(ratio "$node_rps" "$nginx_rps") |
+| the same node with its socket I/O through the thread pool (\`DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0\`) | $pooled_rps | $(ratio "$pooled_rps" "$nginx_rps") |
 | nginx, same bytes from disk | $nginx_rps | 1.00 |
+
+$cpu_md
+
+$stop_md
 $latency_md
 MD
 )"

@@ -98,7 +98,6 @@ internal sealed class CcacheFastPath
             if (read.IsCanceled && closeRequested.IsCancellationRequested)
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
-                await stop.DisposeAsync().ConfigureAwait(false);
                 return;
             }
 

@@ -55,9 +55,6 @@ public sealed partial class KilnSession
     /// <summary>The current job's compiler, started ahead of its input (JOB flagged AHEAD), or null.</summary>
     private AheadCompile? _ahead;
     private CancellationToken _stopping;
-
-    /// <summary>Fires when the node asks its connections to close (a graceful stop).</summary>
-    private CancellationToken _closeRequested;
     private byte[]? _input;
     private long _received;
     private readonly long _accepted = PhaseTrace.Now();
@@ -95,10 +92,9 @@ public sealed partial class KilnSession
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _stopping = cancellationToken;
-        _closeRequested = closeRequested;
         try
         {
-            await ServeAsync(deadline, cancellationToken).ConfigureAwait(false);
+            await ServeAsync(deadline, cancellationToken, closeRequested).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -118,7 +114,7 @@ public sealed partial class KilnSession
         }
     }
 
-    private async Task ServeAsync(CancellationTokenSource deadline, CancellationToken cancellationToken)
+    private async Task ServeAsync(CancellationTokenSource deadline, CancellationToken cancellationToken, CancellationToken closeRequested)
     {
         while (true)
         {
@@ -131,16 +127,16 @@ public sealed partial class KilnSession
             // A connection kept between jobs (the agent's, a build's) would otherwise hold a stopping
             // node for its whole shutdown timeout: between jobs, a stop closes it at once.
             var betweenJobs = _phase is KilnSessionPhase.Idle or KilnSessionPhase.AwaitingHello;
-            if (betweenJobs && _closeRequested.IsCancellationRequested)
+            if (betweenJobs && closeRequested.IsCancellationRequested)
             {
                 return;
             }
 
             KilnFrameRead read;
-            if (betweenJobs && _closeRequested.CanBeCanceled)
+            if (betweenJobs && closeRequested.CanBeCanceled)
             {
                 // Its own deadline, so the stop never cancels the job the frame may start.
-                using var idleDeadline = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _closeRequested);
+                using var idleDeadline = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, closeRequested);
                 read = await ReadFrameAsync(idleDeadline, limit, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -148,7 +144,7 @@ public sealed partial class KilnSession
                 read = await ReadFrameAsync(deadline, limit, cancellationToken).ConfigureAwait(false);
             }
 
-            if (betweenJobs && read.Kind == KilnFrameReadKind.Refused && _closeRequested.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            if (betweenJobs && read.Kind == KilnFrameReadKind.Refused && closeRequested.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 // Not a stall: the node is stopping. Closed without an error frame, as an idle timeout would be.
                 return;
@@ -156,7 +152,7 @@ public sealed partial class KilnSession
 
             if (read.Kind == KilnFrameReadKind.EndOfStream)
             {
-                if (_phase is KilnSessionPhase.Idle or KilnSessionPhase.AwaitingHello)
+                if (betweenJobs)
                 {
                     return;
                 }

@@ -22,9 +22,6 @@ public sealed class CcacheFastPathTests
 
     private static readonly byte[] s_blob = Encoding.ASCII.GetBytes("a small ccache entry\n");
 
-    /// <summary>One parsed HTTP/1.1 response: status, headers (names lower-cased), body.</summary>
-    private sealed record Response(int Status, Dictionary<string, string> Headers, byte[] Body);
-
     private static async Task PutAsync(Uri server, string path, byte[] body)
     {
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
@@ -35,7 +32,7 @@ public sealed class CcacheFastPathTests
     private static Uri Http(TestNode node) => new($"http://{node.Node.HttpEndPoint}/");
 
     /// <summary>Sends <paramref name="request"/> in pieces of <paramref name="piece"/> bytes, then reads <paramref name="count"/> responses.</summary>
-    private static async Task<List<Response>> ExchangeAsync(Uri server, byte[] request, int count, bool[]? heads = null, int piece = 0)
+    private static async Task<List<RawHttpResponse>> ExchangeAsync(Uri server, byte[] request, int count, bool[]? heads = null, int piece = 0)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -53,36 +50,15 @@ public sealed class CcacheFastPathTests
             }
         }
 
-        var stream = new NetworkStream(socket, ownsSocket: false);
-        var responses = new List<Response>();
-        var pending = new List<byte>();
-        var buffer = new byte[4096];
+        var reader = new RawHttpResponseReader(socket);
+        var responses = new List<RawHttpResponse>();
         while (responses.Count < count)
         {
-            var head = IndexOf(pending, "\r\n\r\n"u8);
-            if (head >= 0)
-            {
-                var text = Encoding.ASCII.GetString([.. pending.GetRange(0, head)]);
-                var lines = text.Split("\r\n");
-                var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0].Trim().ToLowerInvariant(), p => p[1].Trim());
-                var length = (heads?[responses.Count] ?? false) ? 0 : int.Parse(headers.GetValueOrDefault("content-length", "0"));
-                if (pending.Count >= head + 4 + length)
-                {
-                    responses.Add(new Response(int.Parse(lines[0].AsSpan(9, 3)), headers, [.. pending.GetRange(head + 4, length)]));
-                    pending.RemoveRange(0, head + 4 + length);
-                    continue;
-                }
-            }
-
-            var read = await stream.ReadAsync(buffer, cts.Token);
-            Assert.True(read > 0, $"the node closed the connection after {responses.Count} of {count} responses");
-            pending.AddRange(buffer.AsSpan(0, read).ToArray());
+            responses.Add(await reader.ReadAsync(cts.Token, heads?[responses.Count] ?? false));
         }
 
         return responses;
     }
-
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> needle) => bytes.ToArray().AsSpan().IndexOf(needle);
 
     private static byte[] Get(string path, string method = "GET", string extra = "") =>
         Encoding.ASCII.GetBytes($"{method} {path} HTTP/1.1\r\nHost: node\r\n{extra}\r\n");

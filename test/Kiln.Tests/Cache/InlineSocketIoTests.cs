@@ -33,30 +33,13 @@ public sealed class InlineSocketIoTests
         return socket;
     }
 
-    /// <summary>Reads one response with a Content-Length body; returns its status and body.</summary>
+    /// <summary>Reads one response, which must be all the connection has received.</summary>
     private static async Task<(int Status, byte[] Body)> ReadResponseAsync(Socket socket, CancellationToken cancellationToken)
     {
-        var received = new List<byte>();
-        var buffer = new byte[8192];
-        while (true)
-        {
-            var bytes = received.ToArray();
-            var end = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
-            if (end >= 0)
-            {
-                var head = Encoding.ASCII.GetString(bytes, 0, end);
-                var length = int.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim());
-                if (bytes.Length >= end + 4 + length)
-                {
-                    Assert.Equal(end + 4 + length, bytes.Length);
-                    return (int.Parse(head.AsSpan(9, 3)), bytes[(end + 4)..]);
-                }
-            }
-
-            var read = await socket.ReceiveAsync(buffer, cancellationToken);
-            Assert.True(read > 0, "the node closed the connection before its answer was complete");
-            received.AddRange(buffer.AsSpan(0, read).ToArray());
-        }
+        var reader = new RawHttpResponseReader(socket);
+        var response = await reader.ReadAsync(cancellationToken);
+        Assert.Equal(0, reader.Pending);
+        return (response.Status, response.Body);
     }
 
     /// <summary>Ends the connection with a reset (SO_LINGER 0), as wrk does at the end of a run.</summary>

@@ -50,3 +50,44 @@ internal static class RawHttp
         return (status, text + error);
     }
 }
+
+/// <summary>One parsed HTTP/1.1 response: status, headers (names lower-cased), body.</summary>
+internal sealed record RawHttpResponse(int Status, Dictionary<string, string> Headers, byte[] Body);
+
+/// <summary>
+/// Reads HTTP/1.1 responses with a Content-Length body, one after another, from a kept connection;
+/// bytes past one response (pipelined answers) wait for the next read.
+/// </summary>
+internal sealed class RawHttpResponseReader(Socket socket)
+{
+    private readonly List<byte> _pending = [];
+    private readonly byte[] _buffer = new byte[8192];
+
+    /// <summary>Bytes received past the responses read so far.</summary>
+    public int Pending => _pending.Count;
+
+    /// <summary>Reads one response; <paramref name="head"/> for the answer to a HEAD, which has no body whatever its Content-Length says.</summary>
+    public async Task<RawHttpResponse> ReadAsync(CancellationToken cancellationToken, bool head = false)
+    {
+        while (true)
+        {
+            var end = _pending.ToArray().AsSpan().IndexOf("\r\n\r\n"u8);
+            if (end >= 0)
+            {
+                var lines = Encoding.ASCII.GetString([.. _pending.GetRange(0, end)]).Split("\r\n");
+                var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0].Trim().ToLowerInvariant(), p => p[1].Trim());
+                var length = head ? 0 : int.Parse(headers.GetValueOrDefault("content-length", "0"));
+                if (_pending.Count >= end + 4 + length)
+                {
+                    var response = new RawHttpResponse(int.Parse(lines[0].AsSpan(9, 3)), headers, [.. _pending.GetRange(end + 4, length)]);
+                    _pending.RemoveRange(0, end + 4 + length);
+                    return response;
+                }
+            }
+
+            var read = await socket.ReceiveAsync(_buffer, cancellationToken);
+            Assert.True(read > 0, "the server closed the connection before its answer was complete");
+            _pending.AddRange(_buffer.AsSpan(0, read).ToArray());
+        }
+    }
+}

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Kiln.Core.Protocol;
+using Kiln.Tests.Cache;
 using Kiln.Tests.TestKit;
 
 namespace Kiln.Tests.Protocol;
@@ -30,14 +31,10 @@ public sealed class GracefulStopTests
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(node.Node.HttpEndPoint!);
         await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Path} HTTP/1.1\r\nHost: node\r\n\r\n"));
-        var received = new List<byte>();
-        var buffer = new byte[4096];
-        while (!Encoding.ASCII.GetString([.. received]).EndsWith(Encoding.ASCII.GetString(blob), StringComparison.Ordinal))
-        {
-            var read = await socket.ReceiveAsync(buffer);
-            Assert.True(read > 0, "the node closed the connection before its answer");
-            received.AddRange(buffer.AsSpan(0, read).ToArray());
-        }
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = await new RawHttpResponseReader(socket).ReadAsync(cts.Token);
+        Assert.Equal(200, answer.Status);
+        Assert.Equal(blob, answer.Body);
 
         return socket;
     }
