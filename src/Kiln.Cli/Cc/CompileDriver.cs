@@ -582,13 +582,18 @@ internal sealed partial class CompileDriver
         var temporary = path + ".kiln-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
         try
         {
-            // A handle and one positioned write: no FileStream, and no advisory lock (.NET takes flock for
-            // FileShare.None), on a name no other process uses.
+            // A handle and one positioned write (no FileStream), on a name no other process uses.
             using (var file = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
             {
                 RandomAccess.Write(file, bytes.Span, 0);
             }
 
+            // The old object goes first, as ccache removes it before writing: ext4 (auto_da_alloc) starts
+            // writing the new file's data to disk at once when a rename replaces an existing file, so a
+            // hit in a rebuild would submit a disk write it does not need. Renamed onto a free name,
+            // the object is written back later like any other file. Either way no reader ever sees a
+            // partly written object.
+            File.Delete(path);
             File.Move(temporary, path, overwrite: true);
             return null;
         }

@@ -1,15 +1,21 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Kiln.Cli.Cc;
 
 /// <summary>
 /// An exclusive advisory lock on a zero-byte file, held until disposed or until the process ends
-/// (the kernel drops it then, so a killed compile never leaks a slot). On Unix .NET opens a file
-/// with <see cref="FileShare.None"/> by taking <c>flock(LOCK_EX | LOCK_NB)</c>, which is exactly the
-/// non-blocking exclusive lock distcc's lock.c takes on its slot files.
+/// (the kernel drops it then, so a killed compile never leaks a slot): <c>flock(LOCK_EX | LOCK_NB)</c>,
+/// the non-blocking exclusive lock distcc's lock.c takes on its slot files. Taken here, not through
+/// <see cref="FileShare.None"/>: the programs run with .NET's own file locking off
+/// (System.IO.DisableFileLocking, Kiln.Program.props), so that every other file they open costs no
+/// flock calls and no ftruncate.
 /// </summary>
-internal sealed class FileLock : IDisposable
+internal sealed partial class FileLock : IDisposable
 {
+    private const int LockExclusive = 2;
+    private const int LockNonBlocking = 4;
+
     private readonly SafeFileHandle _handle;
 
     private FileLock(SafeFileHandle handle) => _handle = handle;
@@ -19,7 +25,7 @@ internal sealed class FileLock : IDisposable
     {
         try
         {
-            return new FileLock(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            return Lock(path);
         }
         catch (DirectoryNotFoundException)
         {
@@ -27,7 +33,7 @@ internal sealed class FileLock : IDisposable
             try
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                return new FileLock(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+                return Lock(path);
             }
             catch (IOException)
             {
@@ -40,12 +46,30 @@ internal sealed class FileLock : IDisposable
         }
         catch (IOException)
         {
-            // EWOULDBLOCK: another process holds it.
             return null;
         }
         catch (UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Opens the file and takes the lock; null when another process holds it (EWOULDBLOCK).</summary>
+    private static FileLock? Lock(string path)
+    {
+        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        var locked = false;
+        try
+        {
+            locked = Flock(handle, LockExclusive | LockNonBlocking) == 0;
+            return locked ? new FileLock(handle) : null;
+        }
+        finally
+        {
+            if (!locked)
+            {
+                handle.Dispose();
+            }
         }
     }
 
@@ -70,4 +94,7 @@ internal sealed class FileLock : IDisposable
 
     /// <summary>Releases the lock.</summary>
     public void Dispose() => _handle.Dispose();
+
+    [LibraryImport("libc.so.6", EntryPoint = "flock")]
+    private static partial int Flock(SafeFileHandle handle, int operation);
 }
