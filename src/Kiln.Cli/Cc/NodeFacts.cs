@@ -93,7 +93,16 @@ internal sealed class NodeFacts
         var path = PathFor(stateDirectory, host);
         try
         {
-            var text = string.Concat(attributes.Where(a => a.Key.Length > 0 && !a.Key.Contains('\n') && !a.Value.Contains('\n')).Select(a => a.Key + "=" + a.Value + "\n"));
+            var builder = new System.Text.StringBuilder();
+            foreach (var (key, value) in attributes)
+            {
+                if (key.Length > 0 && !key.Contains('\n') && !value.Contains('\n'))
+                {
+                    builder.Append(key).Append('=').Append(value).Append('\n');
+                }
+            }
+
+            var text = builder.ToString();
             if (SameText(path, text))
             {
                 // Unchanged, as between most compiles of a build: the facts are only confirmed, so the
@@ -141,8 +150,22 @@ internal sealed class NodeFacts
     }
 
     /// <summary>Attributes from <c>key=value</c> words (a WELCOME's).</summary>
-    public static List<KeyValuePair<string, string>> FromWords(IEnumerable<string> words) =>
-        [.. words.Where(w => w.IndexOf('=') > 0).Select(w => new KeyValuePair<string, string>(w[..w.IndexOf('=')], w[(w.IndexOf('=') + 1)..]))];
+    public static List<KeyValuePair<string, string>> FromWords(IEnumerable<string> words)
+    {
+        // A loop, not Where(..).Select(..): in the Native AOT program a Select on a Where is a generic
+        // virtual call the runtime resolves by building the method at run time, 4% of a remote hit's CPU.
+        var attributes = new List<KeyValuePair<string, string>>();
+        foreach (var word in words)
+        {
+            var equals = word.IndexOf('=');
+            if (equals > 0)
+            {
+                attributes.Add(new(word[..equals], word[(equals + 1)..]));
+            }
+        }
+
+        return attributes;
+    }
 
     /// <summary>
     /// The compilers the node runs: its <c>compilers</c> attribute, or for a stock distccd announced by

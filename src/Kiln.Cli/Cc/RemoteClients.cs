@@ -16,9 +16,15 @@ internal static class RemoteClients
     private static readonly Lazy<KilnSshClient> s_ssh = new(() => new KilnSshClient(
         SshClientOptions.FromEnvironment(Environment.GetEnvironmentVariable, CcSettings.StateDirectoryFrom(Environment.GetEnvironmentVariable))));
 
-    /// <summary>The name nodes account this user's jobs to: KILN_USER, else the login name (not authenticated until tokens exist).</summary>
+    /// <summary>
+    /// The name nodes account this user's jobs to: KILN_USER, else the login name as USER gives it, else
+    /// the password database's (not authenticated until tokens exist). USER first because asking the
+    /// database costs every remote compile nsswitch.conf, two tries at nscd's socket and /etc/passwd.
+    /// </summary>
     internal static string UserName() =>
-        Environment.GetEnvironmentVariable("KILN_USER") is { Length: > 0 and <= 256 } user ? user : Environment.UserName;
+        Environment.GetEnvironmentVariable("KILN_USER") is { Length: > 0 and <= 256 } user ? user
+        : Environment.GetEnvironmentVariable("USER") is { Length: > 0 and <= 256 } login ? login
+        : Environment.UserName;
 
     /// <summary>The client that speaks <paramref name="host"/>'s protocol.</summary>
     public static IRemoteCompileClient For(HostSpec host) =>
