@@ -13,12 +13,18 @@ internal static class Masquerade
     };
 
     /// <summary>
-    /// The file name this process was started as (argv[0]). A JIT build's apphost reports the managed
-    /// assembly's path in <see cref="Environment.GetCommandLineArgs"/>, not the symlink it was started
-    /// through, so on Linux the kernel's copy of argv is read instead.
+    /// The file name this process was started as (argv[0]). The Native AOT program has argv[0] itself
+    /// in <see cref="Environment.GetCommandLineArgs"/>. A JIT build's apphost reports the managed
+    /// assembly's path there, not the symlink it was started through, so that build reads the kernel's
+    /// copy of argv instead.
     /// </summary>
     public static string InvokedName()
     {
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+        {
+            return Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+        }
+
         try
         {
             var cmdline = File.ReadAllBytes("/proc/self/cmdline");
