@@ -148,17 +148,18 @@ public sealed partial class KilnProtocolClient
     /// The input of the job sent ahead to <paramref name="host"/>, and its reply. A reused connection
     /// that yields nothing (the node had closed it) is retried once as a whole job on a new one.
     /// </summary>
-    private async Task<RemoteCompileReply?> CompileAheadAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    private async Task<RemoteCompileReply?> CompileAheadAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, Action? whileCompiling,
+        CancellationToken cancellationToken)
     {
         if (TakeSentAhead(node) is not { } sent)
         {
             return null;
         }
 
-        var reply = await ExchangeSynchronouslyAsync(sent.Connection, node, _ => JobFrames(false, null, input), cancellationToken).ConfigureAwait(false);
+        var reply = await ExchangeSynchronouslyAsync(sent.Connection, node, _ => JobFrames(false, null, input), cancellationToken, whileCompiling).ConfigureAwait(false);
         if (sent.Reused && reply.NothingReceived)
         {
-            return await CompileSynchronouslyAsync(host, node, job, input, cancellationToken, reuse: false).ConfigureAwait(false);
+            return await CompileSynchronouslyAsync(host, node, job, input, whileCompiling, cancellationToken, reuse: false).ConfigureAwait(false);
         }
 
         return ToReply(node, reply);

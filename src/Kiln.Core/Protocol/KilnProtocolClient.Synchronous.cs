@@ -182,12 +182,15 @@ public sealed partial class KilnProtocolClient
     /// else awaited. The connection goes back to the pool when it stays usable.
     /// </summary>
     private Task<KilnClientReply> ExchangeSynchronouslyAsync(KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input,
-        CancellationToken cancellationToken) =>
-        ExchangeSynchronouslyAsync(connection, node, hello => JobFrames(hello, job, input), cancellationToken);
+        Action? whileCompiling, CancellationToken cancellationToken) =>
+        ExchangeSynchronouslyAsync(connection, node, hello => JobFrames(hello, job, input), cancellationToken, whileCompiling);
 
-    /// <summary>The exchange of a job whose frames <paramref name="frames"/> gives (HELLO first when told so), answered as a JOB is.</summary>
+    /// <summary>
+    /// The exchange of a job whose frames <paramref name="frames"/> gives (HELLO first when told so), answered
+    /// as a JOB is; <paramref name="whileCompiling"/> runs once they are sent (RemoteCompileRequest.WhileCompiling).
+    /// </summary>
     private async Task<KilnClientReply> ExchangeSynchronouslyAsync(KilnClientConnection connection, string node, Func<bool, IReadOnlyList<ArraySegment<byte>>> frames,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action? whileCompiling = null)
     {
         var hello = connection.Welcome is null;
         connection.BlockingTimeout(_options.IoTimeout);
@@ -198,6 +201,7 @@ public sealed partial class KilnProtocolClient
             connection.SendBlocking(frames(hello));
 
             PhaseTrace.Mark("cc", "sent");
+            whileCompiling?.Invoke();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {

@@ -301,10 +301,11 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return RemoteCompileReply.Fail($"node {node}: {invalid}");
         }
 
+        var whileCompiling = request.WhileCompiling;
         if (Synchronous(host))
         {
-            return await CompileAheadAsync(host, node, job, input, cancellationToken).ConfigureAwait(false)
-                ?? await CompileSynchronouslyAsync(host, node, job, input, cancellationToken).ConfigureAwait(false);
+            return await CompileAheadAsync(host, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false)
+                ?? await CompileSynchronouslyAsync(host, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false);
         }
 
         if (await AwaitPreparedAsync(node, cancellationToken).ConfigureAwait(false) is { } unreachable)
@@ -316,7 +317,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         var pooled = TakeIdle(node);
         if (pooled is not null)
         {
-            var reused = await ExchangeAsync(pooled, node, job, input, cancellationToken).ConfigureAwait(false);
+            var reused = await ExchangeAsync(pooled, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false);
 
             // A node closes idle connections; a reused one that yields nothing is retried once on a new one.
             if (!reused.NothingReceived && !(reused.Error?.Code == KilnErrorCode.ReadTimeout))
@@ -343,16 +344,16 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return RemoteCompileReply.Fail($"node {node}: {e.Message}");
         }
 
-        return ToReply(node, await ExchangeAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
+        return ToReply(node, await ExchangeAsync(connection, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>CompileAsync on the synchronous way (KilnProtocolClient.Synchronous.cs): an idle or begun connection, else a new one.</summary>
-    private async Task<RemoteCompileReply> CompileSynchronouslyAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken,
-        bool reuse = true)
+    private async Task<RemoteCompileReply> CompileSynchronouslyAsync(HostSpec host, string node, KilnJob job, ReadOnlyMemory<byte> input, Action? whileCompiling,
+        CancellationToken cancellationToken, bool reuse = true)
     {
         if (reuse && TakeIdle(node) is { } pooled)
         {
-            var reused = await ExchangeSynchronouslyAsync(pooled, node, job, input, cancellationToken).ConfigureAwait(false);
+            var reused = await ExchangeSynchronouslyAsync(pooled, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false);
 
             // A node closes idle connections; a reused one that yields nothing is retried once on a new one.
             if (!reused.NothingReceived)
@@ -375,7 +376,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
             return RemoteCompileReply.Fail($"node {node}: cannot connect: {e.Message}");
         }
 
-        return ToReply(node, await ExchangeSynchronouslyAsync(connection, node, job, input, cancellationToken).ConfigureAwait(false));
+        return ToReply(node, await ExchangeSynchronouslyAsync(connection, node, job, input, whileCompiling, cancellationToken).ConfigureAwait(false));
     }
 
     private async Task<KilnClientConnection> ConnectAsync(HostSpec host, CancellationToken cancellationToken)
@@ -458,7 +459,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
 
     /// <summary>Runs one job on a connection; the connection goes back to the pool when it stays usable, else it is closed.</summary>
     private async Task<KilnClientReply> ExchangeAsync(
-        KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+        KilnClientConnection connection, string node, KilnJob job, ReadOnlyMemory<byte> input, Action? whileCompiling, CancellationToken cancellationToken)
     {
         using var io = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         io.CancelAfter(_options.IoTimeout);
@@ -473,6 +474,7 @@ public sealed partial class KilnProtocolClient(KilnClientOptions? options = null
         {
             sent = await SendJobAsync(connection, hello, job, input, replyTask).ConfigureAwait(false);
             PhaseTrace.Mark("cc", "sent");
+            whileCompiling?.Invoke();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {

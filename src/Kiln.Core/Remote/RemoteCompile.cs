@@ -36,6 +36,14 @@ public sealed record RemoteCompileRequest
 
     /// <summary>The digest of <see cref="Preprocessed"/> when the caller already computed it.</summary>
     public Digest? PreprocessedDigest { get; init; }
+
+    /// <summary>
+    /// Work of the caller's to do while the node compiles: a client that can runs it on the caller's
+    /// thread once the job is sent and before it waits for the reply (a retry on a new connection may
+    /// run it again; it must be idempotent and must not throw). Clients that cannot ignore it, so the
+    /// caller still does whatever of it did not run.
+    /// </summary>
+    public Action? WhileCompiling { get; init; }
 }
 
 /// <summary>How a remote compile attempt ended.</summary>

@@ -64,6 +64,38 @@ public sealed class KilnProtocolClientTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task WhileCompilingRunsOnceAfterTheJobIsSentAndBeforeTheReply(bool synchronous)
+    {
+        var ran = 0;
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waitedForIt = false;
+        await using var node = new ScriptedKilnNode(async (peer, ct) =>
+        {
+            await ReadHelloAndJobAsync(peer);
+
+            // The node answers only once the client's work ran: it ran while the node had the job.
+            waitedForIt = await Task.WhenAny(signalled.Task, Task.Delay(TimeSpan.FromSeconds(10), ct)) == signalled.Task;
+            await peer.SendAsync(Welcome(), Error(KilnErrorCode.NodeFailure, "answered"));
+            await peer.ReadFrameAsync();
+        });
+        using var client = NewClient(synchronous);
+        var request = ProtocolTestKit.SmallRequest() with
+        {
+            WhileCompiling = () =>
+            {
+                Interlocked.Increment(ref ran);
+                signalled.TrySetResult();
+            },
+        };
+        var reply = await client.CompileAsync(ProtocolTestKit.Host(node.EndPoint), request, CancellationToken.None);
+        Assert.Contains("answered", reply.Message, StringComparison.Ordinal);
+        Assert.True(waitedForIt, "WhileCompiling did not run before the reply");
+        Assert.Equal(1, ran);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task NodeFailureErrorGivesFailedWithTheNodesMessage(bool synchronous)
     {
         await using var node = new ScriptedKilnNode(async (peer, ct) =>
