@@ -6,7 +6,8 @@
 #   - small-blob GETs per second: the node's /ccache/ against nginx serving the same bytes from disk (wrk);
 #   - at a round-trip time of --rtt-ms between client and node (a delaying relay, bench/lib/delay-relay.py,
 #     stands in for tc netem, which this kernel lacks): what a remote hit costs in round trips, and a
-#     remote miss against a remote compile on a node with --result-cache off.
+#     remote miss against a remote compile on a node with --result-cache off (and the same miss with
+#     KILN_REMOTE_DIRECT=0, which separates remote direct mode's share from the node's cache).
 # Writes its own section (cache) of docs/benchmarks.md through bench/lib/section.sh.
 #
 #   bench/cache.sh [--runs N] [--rtt-ms MS] [--output FILE] [--keep]
@@ -240,7 +241,7 @@ PY
     }
     # Each state directory's first TLS contact records the node and starts its agent: done here, untimed.
     for pair in "lat $kiln_endpoint" "lat $relay_kiln" "lat-alone $relay_kiln" "miss-relay $relay_kiln" "nocache-relay $relay_nocache" \
-        "miss-loopback $kiln_endpoint" "nocache-loopback $nocache_endpoint"; do
+        "miss-loopback $kiln_endpoint" "nocache-loopback $nocache_endpoint" "nodirect-relay $relay_kiln" "nodirect-loopback $kiln_endpoint"; do
         read -r d h <<< "$pair"
         env -u DISTCC_HOSTS KILN_HOSTS="$h" KILN_DIR="$work/$d" KILN_CACHE_SIZE=0 KILN_FALLBACK=0 KILN_LOCAL_SOCKET=0 "$kiln" cc gcc -Iinclude -O2 -c w.c -o warm.o ||
             die "kiln cc through $h failed"
@@ -274,7 +275,9 @@ PY
         "miss, relay, TLS=$(kc "$relay_kiln" miss-relay m.c)" \
         "no cache, relay, TLS=$(kc "$relay_nocache" nocache-relay m.c)" \
         "miss, loopback, TLS=$(kc "$kiln_endpoint" miss-loopback m.c)" \
-        "no cache, loopback, TLS=$(kc "$nocache_endpoint" nocache-loopback m.c)" >&2
+        "no cache, loopback, TLS=$(kc "$nocache_endpoint" nocache-loopback m.c)" \
+        "miss, relay, TLS, no remote direct=$(kc "$relay_kiln" nodirect-relay m.c KILN_REMOTE_DIRECT=0)" \
+        "miss, loopback, TLS, no remote direct=$(kc "$kiln_endpoint" nodirect-loopback m.c KILN_REMOTE_DIRECT=0)" >&2
     lm() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean * 1000' "$work/$1.json"; }
     lmed() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$work/$1.json"; }
     rt() { python3 -c "print(f'{($1 - $2) / $measured_rtt:.1f}')"; }
@@ -284,6 +287,7 @@ PY
     chl="$(lmed latency "ccache hit, loopback")"; chr="$(lmed latency "ccache hit, relay")"
     mr="$(lmed misses "miss, relay, TLS")"; nr="$(lmed misses "no cache, relay, TLS")"
     ml="$(lmed misses "miss, loopback, TLS")"; nl="$(lmed misses "no cache, loopback, TLS")"
+    dr="$(lmed misses "miss, relay, TLS, no remote direct")"; dl="$(lmed misses "miss, loopback, TLS, no remote direct")"
     plain_row="| remote hit, both unencrypted: \`kiln cc\` \`,plain\` vs ccache over HTTP (loopback medians of the round-trip runs below) | $(f1 "$hlp") ms | $(f1 "$chl") ms | $(ratio "$hlp" "$chl") |"
     latency_md="$(cat <<MD
 
@@ -316,6 +320,8 @@ handshake, so it pays a little more. The node compiled nothing in these runs
 | miss on a node with the result cache (hash-first) | $(f1 "$ml") | $(f1 "$mr") |
 | compile on a node with \`--result-cache off\` | $(f1 "$nl") | $(f1 "$nr") |
 | miss / no cache (goal ≤ 1.0 + noise) | $(ratio "$ml" "$nl") | $(ratio "$mr" "$nr") |
+| the same miss with \`KILN_REMOTE_DIRECT=0\` (no manifest LOOKUP, no RECORD: the node's cache alone) | $(f1 "$dl") | $(f1 "$dr") |
+| that miss / no cache | $(ratio "$dl" "$nl") | $(ratio "$dr" "$nr") |
 MD
 )"
 fi

@@ -87,8 +87,8 @@ internal static class AgentCommand
     private static async Task<int> ServeAsync(string socket, string directory, string lockFile, TimeSpan idle)
     {
         // Its splice resumes where each socket read completes, as the node's handlers do: a hit through
-        // the agent then wakes no pool thread on the way up or down (5% off its time on a busy machine,
-        // docs/benchmarks.md). Nothing in KilnAgent blocks between its awaits.
+        // the agent then wakes no pool thread on the way up or down. Nothing in KilnAgent blocks between
+        // its awaits.
         Kiln.Server.Hosting.InlineSocketIo.PreferForThisProcess();
         try
         {

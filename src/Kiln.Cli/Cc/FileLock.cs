@@ -58,19 +58,13 @@ internal sealed partial class FileLock : IDisposable
     private static FileLock? Lock(string path)
     {
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
-        var locked = false;
-        try
+        if (Flock(handle, LockExclusive | LockNonBlocking) == 0)
         {
-            locked = Flock(handle, LockExclusive | LockNonBlocking) == 0;
-            return locked ? new FileLock(handle) : null;
+            return new FileLock(handle);
         }
-        finally
-        {
-            if (!locked)
-            {
-                handle.Dispose();
-            }
-        }
+
+        handle.Dispose();
+        return null;
     }
 
     /// <summary>

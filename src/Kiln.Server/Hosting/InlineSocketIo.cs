@@ -3,10 +3,10 @@ namespace Kiln.Server.Hosting;
 /// <summary>
 /// Whether the node (and <c>kiln agent</c>, whose splices only copy and await) runs socket completions,
 /// and the code they resume, on the runtime's socket event threads instead of handing each to the
-/// thread pool. A small cache GET then costs no thread
-/// switch between the readiness of its socket and its answer: per request, the pooled way took an
-/// event thread, a pool thread and Kestrel's I/O queue, and on a two-core machine those switches
-/// were a quarter of the node's time (perf; docs/benchmarks.md, "Small blobs").
+/// thread pool. A small cache GET then costs no thread switch between the readiness of its socket and
+/// its answer: per request, the pooled way took an event thread, a pool thread and Kestrel's I/O
+/// queue, and on a two-core machine those switches were a quarter of the node's time (perf;
+/// docs/benchmarks.md, "Small blobs").
 /// <para>
 /// The price is that code run from a socket's completion must not block: it holds up every other
 /// socket on the same event thread. The node's handlers await their I/O; what they do in between
